@@ -18,8 +18,6 @@ pub struct Problem {
     /// Every field that was wrong, with why.
     #[serde(default)]
     pub errors: Vec<FieldError>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

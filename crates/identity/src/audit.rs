@@ -1,6 +1,6 @@
 use crate::Result;
-use dms_core::{Cursor, PageRequest, StoreScope};
 use diesel::prelude::*;
+use dms_core::{Cursor, PageRequest, StoreScope};
 use dms_db::schema::audit_log;
 use dms_db::DbConnection;
 
@@ -16,7 +16,12 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(name: &str) -> Actor {
-        Actor { kind: "system", id: None, name: name.to_string(), request_id: None }
+        Actor {
+            kind: "system",
+            id: None,
+            name: name.to_string(),
+            request_id: None,
+        }
     }
 }
 
@@ -80,7 +85,9 @@ pub fn list_audit(
     filter: &AuditFilter,
     page: &PageRequest,
 ) -> Result<(Vec<AuditEntry>, Option<String>)> {
-    let mut q = audit_log::table.select(AuditEntry::as_select()).into_boxed();
+    let mut q = audit_log::table
+        .select(AuditEntry::as_select())
+        .into_boxed();
     if let StoreScope::Stores(ids) = scope {
         q = q.filter(audit_log::store_id.eq_any(ids.clone()));
     }
@@ -96,6 +103,9 @@ pub fn list_audit(
     if let Some(Cursor { after_id }) = &page.after {
         q = q.filter(audit_log::id.lt(after_id.clone()));
     }
-    let rows = q.order(audit_log::id.desc()).limit(page.fetch_limit()).load(conn)?;
+    let rows = q
+        .order(audit_log::id.desc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
     Ok(page.finish(rows, |r| &r.id))
 }

@@ -3,8 +3,8 @@
 
 use crate::{record_audit, Actor, IdentityError, NewAudit, Result};
 use chrono::{Duration, Utc};
-use dms_core::{Cursor, PageRequest, StoreScope};
 use diesel::prelude::*;
+use dms_core::{Cursor, PageRequest, StoreScope};
 use dms_db::schema::{customer_login_codes, customers, stores};
 use dms_db::{to_db_time, DbConnection};
 use hmac::{Hmac, Mac};
@@ -34,28 +34,51 @@ pub struct NewCustomer {
 /// Mainland mobile numbers: 11 digits starting 13-19.
 pub(crate) fn check_phone(phone: &str) -> Result<()> {
     let b = phone.as_bytes();
-    let ok = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit);
+    let ok = b.len() == 11
+        && b[0] == b'1'
+        && (b'3'..=b'9').contains(&b[1])
+        && b.iter().all(u8::is_ascii_digit);
     if ok {
         Ok(())
     } else {
-        Err(IdentityError::invalid("phone", "must be an 11-digit mobile number"))
+        Err(IdentityError::invalid(
+            "phone",
+            "must be an 11-digit mobile number",
+        ))
     }
 }
 
-pub fn create_customer(conn: &mut DbConnection, actor: &Actor, scope: &StoreScope, new: &NewCustomer) -> Result<Customer> {
+pub fn create_customer(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    scope: &StoreScope,
+    new: &NewCustomer,
+) -> Result<Customer> {
     check_phone(&new.phone)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(IdentityError::invalid("name", "1-64 characters"));
     }
     dms_db::write_tx(conn, |c| {
-        let store_known: i64 = stores::table.filter(stores::id.eq(&new.store_id)).count().get_result(c)?;
+        let store_known: i64 = stores::table
+            .filter(stores::id.eq(&new.store_id))
+            .count()
+            .get_result(c)?;
         if store_known == 0 || !scope.allows(&new.store_id) {
-            return Err(IdentityError::invalid("store_id", "no such store among yours"));
+            return Err(IdentityError::invalid(
+                "store_id",
+                "no such store among yours",
+            ));
         }
-        let taken: i64 = customers::table.filter(customers::phone.eq(&new.phone)).count().get_result(c)?;
+        let taken: i64 = customers::table
+            .filter(customers::phone.eq(&new.phone))
+            .count()
+            .get_result(c)?;
         if taken > 0 {
-            return Err(IdentityError::Conflict { field: "phone", message: "a customer with this phone exists".into() });
+            return Err(IdentityError::Conflict {
+                field: "phone",
+                message: "a customer with this phone exists".into(),
+            });
         }
         let id = dms_core::new_id();
         let now = to_db_time(Utc::now());
@@ -69,26 +92,41 @@ pub fn create_customer(conn: &mut DbConnection, actor: &Actor, scope: &StoreScop
                 customers::updated_at.eq(now),
             ))
             .execute(c)?;
-        record_audit(c, actor, NewAudit {
-            store_id: Some(&new.store_id),
-            action: "customer.create",
-            entity: "customer",
-            entity_id: &id,
-            detail: json!({}),
-        })?;
-        Ok(customers::table.find(&id).select(Customer::as_select()).first(c)?)
+        record_audit(
+            c,
+            actor,
+            NewAudit {
+                store_id: Some(&new.store_id),
+                action: "customer.create",
+                entity: "customer",
+                entity_id: &id,
+                detail: json!({}),
+            },
+        )?;
+        Ok(customers::table
+            .find(&id)
+            .select(Customer::as_select())
+            .first(c)?)
     })
 }
 
 pub fn get_customer(conn: &mut DbConnection, scope: &StoreScope, id: &str) -> Result<Customer> {
-    let c: Option<Customer> = customers::table.find(id).select(Customer::as_select()).first(conn).optional()?;
+    let c: Option<Customer> = customers::table
+        .find(id)
+        .select(Customer::as_select())
+        .first(conn)
+        .optional()?;
     match c {
         Some(c) if scope.allows(&c.store_id) => Ok(c),
         _ => Err(IdentityError::NotFound("customer")),
     }
 }
 
-pub fn list_customers(conn: &mut DbConnection, scope: &StoreScope, page: &PageRequest) -> Result<(Vec<Customer>, Option<String>)> {
+pub fn list_customers(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    page: &PageRequest,
+) -> Result<(Vec<Customer>, Option<String>)> {
     let mut q = customers::table.select(Customer::as_select()).into_boxed();
     if let StoreScope::Stores(ids) = scope {
         q = q.filter(customers::store_id.eq_any(ids.clone()));
@@ -96,7 +134,10 @@ pub fn list_customers(conn: &mut DbConnection, scope: &StoreScope, page: &PageRe
     if let Some(Cursor { after_id }) = &page.after {
         q = q.filter(customers::id.gt(after_id.clone()));
     }
-    let rows = q.order(customers::id.asc()).limit(page.fetch_limit()).load(conn)?;
+    let rows = q
+        .order(customers::id.asc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
     Ok(page.finish(rows, |c| &c.id))
 }
 
@@ -121,7 +162,8 @@ impl LoginCodeSender for FileCodeSender {
             .append(true)
             .open(&self.path)
             .map_err(|e| e.to_string())?;
-        let line = json!({"channel": "sms", "to": phone, "text": text, "at": Utc::now().to_rfc3339()});
+        let line =
+            json!({"channel": "sms", "to": phone, "text": text, "at": Utc::now().to_rfc3339()});
         writeln!(f, "{line}").map_err(|e| e.to_string())
     }
 }
@@ -186,20 +228,31 @@ pub fn request_login_code(
         if let Some(last) = recent.first() {
             let wait = dms_db::from_db_time(*last) + policy.resend_after - now;
             if wait > Duration::zero() {
-                return Err(IdentityError::TooManyAttempts { retry_after_secs: wait.num_seconds().max(1) as u64 });
+                return Err(IdentityError::TooManyAttempts {
+                    retry_after_secs: wait.num_seconds().max(1) as u64,
+                });
             }
         }
         if recent.len() as i64 >= policy.max_per_hour {
-            return Err(IdentityError::TooManyAttempts { retry_after_secs: 3600 });
+            return Err(IdentityError::TooManyAttempts {
+                retry_after_secs: 3600,
+            });
         }
-        let known: i64 = customers::table.filter(customers::phone.eq(phone)).count().get_result(c)?;
+        let known: i64 = customers::table
+            .filter(customers::phone.eq(phone))
+            .count()
+            .get_result(c)?;
         let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
         // Unknown numbers are throttled like real ones but get no code.
         diesel::insert_into(customer_login_codes::table)
             .values((
                 customer_login_codes::id.eq(dms_core::new_id()),
                 customer_login_codes::phone.eq(phone),
-                customer_login_codes::code_hash.eq(if known > 0 { policy.hash(phone, &code) } else { String::new() }),
+                customer_login_codes::code_hash.eq(if known > 0 {
+                    policy.hash(phone, &code)
+                } else {
+                    String::new()
+                }),
                 customer_login_codes::failed_attempts.eq(0),
                 customer_login_codes::expires_at.eq(to_db_time(now + policy.ttl)),
                 customer_login_codes::created_at.eq(to_db_time(now)),
@@ -213,7 +266,9 @@ pub fn request_login_code(
             policy.brand,
             policy.ttl.num_minutes()
         );
-        sender.send_login_code(phone, &text).map_err(IdentityError::SenderUnavailable)?;
+        sender
+            .send_login_code(phone, &text)
+            .map_err(IdentityError::SenderUnavailable)?;
     }
     Ok(CodeRequest::Accepted)
 }
@@ -225,7 +280,12 @@ enum CodeCheck {
 
 /// Checks a code against the newest one sent to the phone; a code works once, and five wrong
 /// tries spend it.
-pub fn verify_login_code(conn: &mut DbConnection, policy: &OtpPolicy, phone: &str, code: &str) -> Result<Customer> {
+pub fn verify_login_code(
+    conn: &mut DbConnection,
+    policy: &OtpPolicy,
+    phone: &str,
+    code: &str,
+) -> Result<Customer> {
     check_phone(phone)?;
     let now = to_db_time(Utc::now());
     let outcome = dms_db::write_tx(conn, |c| -> Result<CodeCheck> {
@@ -234,10 +294,16 @@ pub fn verify_login_code(conn: &mut DbConnection, policy: &OtpPolicy, phone: &st
             .filter(customer_login_codes::consumed_at.is_null())
             .filter(customer_login_codes::expires_at.gt(now))
             .order(customer_login_codes::created_at.desc())
-            .select((customer_login_codes::id, customer_login_codes::code_hash, customer_login_codes::failed_attempts))
+            .select((
+                customer_login_codes::id,
+                customer_login_codes::code_hash,
+                customer_login_codes::failed_attempts,
+            ))
             .first(c)
             .optional()?;
-        let Some((id, hash, failed)) = row else { return Ok(CodeCheck::Wrong) };
+        let Some((id, hash, failed)) = row else {
+            return Ok(CodeCheck::Wrong);
+        };
         if failed >= policy.max_attempts || hash.is_empty() {
             return Ok(CodeCheck::Wrong);
         }
@@ -284,8 +350,14 @@ mod tests {
     fn code_hash_depends_on_pepper_and_phone() {
         let a = OtpPolicy::new(b"pepper-a".to_vec());
         let b = OtpPolicy::new(b"pepper-b".to_vec());
-        assert_ne!(a.hash("13800138000", "123456"), b.hash("13800138000", "123456"));
-        assert_ne!(a.hash("13800138000", "123456"), a.hash("13800138001", "123456"));
+        assert_ne!(
+            a.hash("13800138000", "123456"),
+            b.hash("13800138000", "123456")
+        );
+        assert_ne!(
+            a.hash("13800138000", "123456"),
+            a.hash("13800138001", "123456")
+        );
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
     }

@@ -6,9 +6,15 @@ pub enum IdentityError {
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("{field}: {message}")]
-    Conflict { field: &'static str, message: String },
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
     #[error("not allowed: {0}")]
     Forbidden(String),
     #[error("invalid credentials")]
@@ -29,7 +35,10 @@ pub enum IdentityError {
 
 impl IdentityError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        IdentityError::Invalid { field, message: message.into() }
+        IdentityError::Invalid {
+            field,
+            message: message.into(),
+        }
     }
 }
 

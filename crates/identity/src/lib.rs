@@ -31,6 +31,8 @@ pub use staff::{
     set_staff_password, set_staff_roles, update_staff, NewStaff, RoleGrant, StaffPrincipal,
     StaffStatus, StaffUpdate, StaffUser,
 };
-pub use stores::{create_store, ensure_group, get_store, list_stores, update_store, NewStore, Store, StoreUpdate};
+pub use stores::{
+    create_store, ensure_group, get_store, list_stores, update_store, NewStore, Store, StoreUpdate,
+};
 
 pub type Result<T, E = IdentityError> = std::result::Result<T, E>;

@@ -1,5 +1,7 @@
 use crate::IdentityError;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
@@ -47,7 +49,10 @@ pub(crate) fn check_password_rules(password: &str) -> Result<(), IdentityError> 
         ));
     }
     if password.len() > 256 {
-        return Err(IdentityError::invalid("password", "must be at most 256 bytes"));
+        return Err(IdentityError::invalid(
+            "password",
+            "must be at most 256 bytes",
+        ));
     }
     Ok(())
 }

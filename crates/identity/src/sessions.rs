@@ -51,7 +51,11 @@ pub struct SessionTokens {
 
 #[derive(Debug)]
 pub enum RotateOutcome {
-    Rotated { kind: PrincipalKind, principal_id: String, tokens: SessionTokens },
+    Rotated {
+        kind: PrincipalKind,
+        principal_id: String,
+        tokens: SessionTokens,
+    },
     /// An old token came back: the family is now revoked.
     Reused,
     /// Unknown, expired or revoked.
@@ -89,17 +93,38 @@ fn insert_token(
             refresh_tokens::expires_at.eq(to_db_time(expires_at)),
         ))
         .execute(conn)?;
-    Ok(SessionTokens { refresh_token: token, family_id: family_id.to_string(), expires_at })
+    Ok(SessionTokens {
+        refresh_token: token,
+        family_id: family_id.to_string(),
+        expires_at,
+    })
 }
 
 /// Starts a new session (a new token family) for a principal who just logged in.
-pub fn issue_session(conn: &mut DbConnection, kind: PrincipalKind, principal_id: &str, ttl: Duration) -> Result<SessionTokens> {
+pub fn issue_session(
+    conn: &mut DbConnection,
+    kind: PrincipalKind,
+    principal_id: &str,
+    ttl: Duration,
+) -> Result<SessionTokens> {
     insert_token(conn, &dms_core::new_id(), kind, principal_id, ttl)
 }
 
-type TokenRow = (String, String, String, String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>);
+type TokenRow = (
+    String,
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+);
 
-pub fn rotate_session(conn: &mut DbConnection, token: &str, ttl: Duration) -> Result<RotateOutcome> {
+pub fn rotate_session(
+    conn: &mut DbConnection,
+    token: &str,
+    ttl: Duration,
+) -> Result<RotateOutcome> {
     let hash = token_hash(token);
     dms_db::write_tx(conn, |c| {
         let row: Option<TokenRow> = refresh_tokens::table
@@ -125,7 +150,9 @@ pub fn rotate_session(conn: &mut DbConnection, token: &str, ttl: Duration) -> Re
             revoke_family(c, &family)?;
             return Ok(RotateOutcome::Reused);
         }
-        let Some(kind) = PrincipalKind::from_code(&kind) else { return Ok(RotateOutcome::Invalid) };
+        let Some(kind) = PrincipalKind::from_code(&kind) else {
+            return Ok(RotateOutcome::Invalid);
+        };
         if revoked_at.is_some() || from_db_time(expires_at) <= Utc::now() {
             return Ok(RotateOutcome::Invalid);
         }
@@ -133,7 +160,11 @@ pub fn rotate_session(conn: &mut DbConnection, token: &str, ttl: Duration) -> Re
             .set(refresh_tokens::used_at.eq(to_db_time(Utc::now())))
             .execute(c)?;
         let tokens = insert_token(c, &family, kind, &principal_id, ttl)?;
-        Ok(RotateOutcome::Rotated { kind, principal_id, tokens })
+        Ok(RotateOutcome::Rotated {
+            kind,
+            principal_id,
+            tokens,
+        })
     })
 }
 
@@ -149,7 +180,11 @@ pub fn revoke_family(conn: &mut DbConnection, family_id: &str) -> Result<usize> 
 
 /// Ends every session of a principal (password reset, disabling, role change, "log out
 /// everywhere").
-pub fn revoke_principal_sessions(conn: &mut DbConnection, kind: PrincipalKind, principal_id: &str) -> Result<usize> {
+pub fn revoke_principal_sessions(
+    conn: &mut DbConnection,
+    kind: PrincipalKind,
+    principal_id: &str,
+) -> Result<usize> {
     Ok(diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::principal_kind.eq(kind.code()))
@@ -161,7 +196,12 @@ pub fn revoke_principal_sessions(conn: &mut DbConnection, kind: PrincipalKind, p
 }
 
 /// Whether the session an access token belongs to is still open.
-pub fn family_is_live(conn: &mut DbConnection, kind: PrincipalKind, principal_id: &str, family_id: &str) -> Result<bool> {
+pub fn family_is_live(
+    conn: &mut DbConnection,
+    kind: PrincipalKind,
+    principal_id: &str,
+    family_id: &str,
+) -> Result<bool> {
     let n: i64 = refresh_tokens::table
         .filter(refresh_tokens::family_id.eq(family_id))
         .filter(refresh_tokens::principal_kind.eq(kind.code()))

@@ -3,8 +3,8 @@ use crate::{
     hash_password, record_audit, revoke_principal_sessions, verify_password, Actor, IdentityError,
     NewAudit, PasswordCheck, Permission, PrincipalKind, Result, Role,
 };
-use dms_core::{Cursor, PageRequest, StoreScope};
 use diesel::prelude::*;
+use dms_core::{Cursor, PageRequest, StoreScope};
 use dms_db::schema::{staff_roles, staff_users, stores};
 use dms_db::{to_db_time, DbConnection};
 use serde_json::json;
@@ -82,7 +82,10 @@ impl StaffPrincipal {
 
     /// Every permission the user holds somewhere.
     pub fn permissions(&self) -> BTreeSet<Permission> {
-        self.grants.iter().flat_map(|g| g.role.permissions().iter().copied()).collect()
+        self.grants
+            .iter()
+            .flat_map(|g| g.role.permissions().iter().copied())
+            .collect()
     }
 
     fn holds_in(&self, p: Permission, store: Option<&str>) -> bool {
@@ -140,8 +143,13 @@ fn find_user(conn: &mut DbConnection, id: &str) -> Result<Option<StaffUser>> {
 }
 
 /// The principal behind a token, or `None` when the user is gone or no longer active.
-pub fn load_staff_principal(conn: &mut DbConnection, user_id: &str) -> Result<Option<StaffPrincipal>> {
-    let Some(user) = find_user(conn, user_id)? else { return Ok(None) };
+pub fn load_staff_principal(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Option<StaffPrincipal>> {
+    let Some(user) = find_user(conn, user_id)? else {
+        return Ok(None);
+    };
     if user.status != StaffStatus::Active.code() {
         return Ok(None);
     }
@@ -151,17 +159,27 @@ pub fn load_staff_principal(conn: &mut DbConnection, user_id: &str) -> Result<Op
 
 /// Checks a username and password. Unknown users, wrong passwords and inactive accounts all
 /// read as the same error and take the same time.
-pub fn authenticate_staff(conn: &mut DbConnection, username: &str, password: &str) -> Result<StaffPrincipal> {
+pub fn authenticate_staff(
+    conn: &mut DbConnection,
+    username: &str,
+    password: &str,
+) -> Result<StaffPrincipal> {
     let row: Option<(String, String, String)> = staff_users::table
         .filter(staff_users::username.eq(username))
-        .select((staff_users::id, staff_users::password_hash, staff_users::status))
+        .select((
+            staff_users::id,
+            staff_users::password_hash,
+            staff_users::status,
+        ))
         .first(conn)
         .optional()?;
     let Some((id, hash, status)) = row else {
         let _ = verify_password(password, dummy_hash());
         return Err(IdentityError::InvalidCredentials);
     };
-    if verify_password(password, &hash) != PasswordCheck::Match || status != StaffStatus::Active.code() {
+    if verify_password(password, &hash) != PasswordCheck::Match
+        || status != StaffStatus::Active.code()
+    {
         return Err(IdentityError::InvalidCredentials);
     }
     load_staff_principal(conn, &id)?.ok_or(IdentityError::InvalidCredentials)
@@ -172,29 +190,46 @@ pub fn authenticate_staff(conn: &mut DbConnection, username: &str, password: &st
 fn visible(scope: &StoreScope, grants: &[RoleGrant]) -> bool {
     match scope {
         StoreScope::AllStores => true,
-        StoreScope::Stores(_) => grants.iter().any(|g| g.store_id.as_deref().is_some_and(|s| scope.allows(s))),
+        StoreScope::Stores(_) => grants
+            .iter()
+            .any(|g| g.store_id.as_deref().is_some_and(|s| scope.allows(s))),
     }
 }
 
 fn check_username(username: &str) -> Result<()> {
     let ok = (3..=32).contains(&username.len())
-        && username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
-        Err(IdentityError::invalid("username", "3-32 characters: letters, digits, '.', '_' or '-'"))
+        Err(IdentityError::invalid(
+            "username",
+            "3-32 characters: letters, digits, '.', '_' or '-'",
+        ))
     }
 }
 
 /// Refuses grants the caller could not hold themselves: a store manager cannot create a group
 /// admin, nor give a role in a store they do not manage, nor a role with permissions they lack.
-fn check_grants(conn: &mut DbConnection, caller: Option<&StaffPrincipal>, grants: &[RoleGrant]) -> Result<()> {
+fn check_grants(
+    conn: &mut DbConnection,
+    caller: Option<&StaffPrincipal>,
+    grants: &[RoleGrant],
+) -> Result<()> {
     for g in grants {
         if g.role.is_group_only() && g.store_id.is_some() {
-            return Err(IdentityError::invalid("roles", format!("{} is held group-wide; omit store", g.role)));
+            return Err(IdentityError::invalid(
+                "roles",
+                format!("{} is held group-wide; omit store", g.role),
+            ));
         }
         if let Some(store) = &g.store_id {
-            let exists: i64 = stores::table.filter(stores::id.eq(store)).count().get_result(conn)?;
+            let exists: i64 = stores::table
+                .filter(stores::id.eq(store))
+                .count()
+                .get_result(conn)?;
             if exists == 0 {
                 return Err(IdentityError::invalid("roles", format!("no store {store}")));
             }
@@ -202,9 +237,16 @@ fn check_grants(conn: &mut DbConnection, caller: Option<&StaffPrincipal>, grants
         if let Some(caller) = caller {
             let store = g.store_id.as_deref();
             if !caller.holds_in(Permission::StaffWrite, store) {
-                return Err(IdentityError::Forbidden("cannot grant roles outside your stores".into()));
+                return Err(IdentityError::Forbidden(
+                    "cannot grant roles outside your stores".into(),
+                ));
             }
-            if let Some(p) = g.role.permissions().iter().find(|p| !caller.holds_in(**p, store)) {
+            if let Some(p) = g
+                .role
+                .permissions()
+                .iter()
+                .find(|p| !caller.holds_in(**p, store))
+            {
                 return Err(IdentityError::Forbidden(format!(
                     "cannot grant {} (it includes {p}, which you do not hold there)",
                     g.role
@@ -233,7 +275,10 @@ fn insert_grants(conn: &mut DbConnection, user_id: &str, grants: &[RoleGrant]) -
 }
 
 fn grants_json(grants: &[RoleGrant]) -> serde_json::Value {
-    json!(grants.iter().map(|g| json!({"role": g.role.code(), "store_id": g.store_id})).collect::<Vec<_>>())
+    json!(grants
+        .iter()
+        .map(|g| json!({"role": g.role.code(), "store_id": g.store_id}))
+        .collect::<Vec<_>>())
 }
 
 /// Creates a staff user. `caller` is `None` for the command line and demo seeding.
@@ -249,7 +294,10 @@ pub fn create_staff(
         return Err(IdentityError::invalid("display_name", "must not be empty"));
     }
     if caller.is_some() && new.grants.is_empty() {
-        return Err(IdentityError::invalid("roles", "give the user at least one role"));
+        return Err(IdentityError::invalid(
+            "roles",
+            "give the user at least one role",
+        ));
     }
     // Hash outside the transaction: it is slow and needs no lock.
     let hash = hash_password(&new.password)?;
@@ -260,7 +308,10 @@ pub fn create_staff(
             .count()
             .get_result(c)?;
         if taken > 0 {
-            return Err(IdentityError::Conflict { field: "username", message: "username already in use".into() });
+            return Err(IdentityError::Conflict {
+                field: "username",
+                message: "username already in use".into(),
+            });
         }
         let id = dms_core::new_id();
         let now = to_db_time(chrono::Utc::now());
@@ -279,19 +330,27 @@ pub fn create_staff(
         insert_grants(c, &id, &new.grants)?;
         let grants = load_grants(c, &id)?;
         let store = grants.iter().find_map(|g| g.store_id.clone());
-        record_audit(c, actor, NewAudit {
-            store_id: store.as_deref(),
-            action: "staff.create",
-            entity: "staff_user",
-            entity_id: &id,
-            detail: json!({"username": new.username, "roles": grants_json(&grants)}),
-        })?;
+        record_audit(
+            c,
+            actor,
+            NewAudit {
+                store_id: store.as_deref(),
+                action: "staff.create",
+                entity: "staff_user",
+                entity_id: &id,
+                detail: json!({"username": new.username, "roles": grants_json(&grants)}),
+            },
+        )?;
         let user = find_user(c, &id)?.ok_or(IdentityError::NotFound("staff user"))?;
         Ok((user, grants))
     })
 }
 
-pub fn get_staff(conn: &mut DbConnection, scope: &StoreScope, id: &str) -> Result<(StaffUser, Vec<RoleGrant>)> {
+pub fn get_staff(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    id: &str,
+) -> Result<(StaffUser, Vec<RoleGrant>)> {
     let user = find_user(conn, id)?.ok_or(IdentityError::NotFound("staff user"))?;
     let grants = load_grants(conn, id)?;
     if !visible(scope, &grants) {
@@ -300,12 +359,15 @@ pub fn get_staff(conn: &mut DbConnection, scope: &StoreScope, id: &str) -> Resul
     Ok((user, grants))
 }
 
-/// Staff visible to the caller, optionally only those holding a role in `store`.
+/// One page of staff with their grants, and the cursor of the next page.
+pub type StaffPage = (Vec<(StaffUser, Vec<RoleGrant>)>, Option<String>);
+
+/// Staff visible to the caller: those holding a role in one of the caller's stores.
 pub fn list_staff(
     conn: &mut DbConnection,
     scope: &StoreScope,
     page: &PageRequest,
-) -> Result<(Vec<(StaffUser, Vec<RoleGrant>)>, Option<String>)> {
+) -> Result<StaffPage> {
     let mut q = staff_users::table
         .filter(staff_users::status.ne(StaffStatus::Deleted.code()))
         .select(StaffUser::as_select())
@@ -319,7 +381,10 @@ pub fn list_staff(
     if let Some(Cursor { after_id }) = &page.after {
         q = q.filter(staff_users::id.gt(after_id.clone()));
     }
-    let users = q.order(staff_users::id.asc()).limit(page.fetch_limit()).load(conn)?;
+    let users = q
+        .order(staff_users::id.asc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
     let (users, next) = page.finish(users, |u| &u.id);
     let mut out = Vec::with_capacity(users.len());
     for u in users {
@@ -339,10 +404,17 @@ fn manageable(
     let scope = caller.scope(Permission::StaffWrite);
     let (user, grants) = get_staff(conn, &scope, id)?;
     if user.id == caller.user.id {
-        return Err(IdentityError::Forbidden("you cannot change your own account here".into()));
+        return Err(IdentityError::Forbidden(
+            "you cannot change your own account here".into(),
+        ));
     }
-    if !grants.iter().all(|g| caller.holds_in(Permission::StaffWrite, g.store_id.as_deref())) {
-        return Err(IdentityError::Forbidden("this user also works outside your stores".into()));
+    if !grants
+        .iter()
+        .all(|g| caller.holds_in(Permission::StaffWrite, g.store_id.as_deref()))
+    {
+        return Err(IdentityError::Forbidden(
+            "this user also works outside your stores".into(),
+        ));
     }
     Ok((user, grants))
 }
@@ -355,7 +427,10 @@ pub fn update_staff(
     upd: &StaffUpdate,
 ) -> Result<(StaffUser, Vec<RoleGrant>)> {
     if upd.status == Some(StaffStatus::Deleted) {
-        return Err(IdentityError::invalid("status", "use DELETE to remove a user"));
+        return Err(IdentityError::invalid(
+            "status",
+            "use DELETE to remove a user",
+        ));
     }
     if let Some(n) = &upd.display_name {
         if n.trim().is_empty() {
@@ -364,10 +439,18 @@ pub fn update_staff(
     }
     dms_db::write_tx(conn, |c| {
         let (before, grants) = manageable(c, caller, id)?;
-        let status = upd.status.map(|s| s.code()).unwrap_or(before.status.as_str()).to_string();
+        let status = upd
+            .status
+            .map(|s| s.code())
+            .unwrap_or(before.status.as_str())
+            .to_string();
         diesel::update(staff_users::table.find(id))
             .set((
-                staff_users::display_name.eq(upd.display_name.as_deref().map(str::trim).unwrap_or(&before.display_name)),
+                staff_users::display_name.eq(upd
+                    .display_name
+                    .as_deref()
+                    .map(str::trim)
+                    .unwrap_or(&before.display_name)),
                 staff_users::status.eq(&status),
                 staff_users::updated_at.eq(to_db_time(chrono::Utc::now())),
             ))
@@ -376,16 +459,20 @@ pub fn update_staff(
             revoke_principal_sessions(c, PrincipalKind::Staff, id)?;
         }
         let store = grants.iter().find_map(|g| g.store_id.clone());
-        record_audit(c, actor, NewAudit {
-            store_id: store.as_deref(),
-            action: "staff.update",
-            entity: "staff_user",
-            entity_id: id,
-            detail: json!({
-                "display_name": upd.display_name.as_ref().map(|_| "changed"),
-                "status": {"from": before.status, "to": status},
-            }),
-        })?;
+        record_audit(
+            c,
+            actor,
+            NewAudit {
+                store_id: store.as_deref(),
+                action: "staff.update",
+                entity: "staff_user",
+                entity_id: id,
+                detail: json!({
+                    "display_name": upd.display_name.as_ref().map(|_| "changed"),
+                    "status": {"from": before.status, "to": status},
+                }),
+            },
+        )?;
         let user = find_user(c, id)?.ok_or(IdentityError::NotFound("staff user"))?;
         Ok((user, grants))
     })
@@ -403,17 +490,24 @@ pub fn set_staff_roles(
         let scope = caller.scope(Permission::StaffWrite);
         let (user, before) = get_staff(c, &scope, id)?;
         if user.id == caller.user.id {
-            return Err(IdentityError::Forbidden("you cannot change your own roles".into()));
+            return Err(IdentityError::Forbidden(
+                "you cannot change your own roles".into(),
+            ));
         }
         check_grants(c, Some(caller), grants)?;
-        let in_scope = |g: &RoleGrant| caller.holds_in(Permission::StaffWrite, g.store_id.as_deref());
+        let in_scope =
+            |g: &RoleGrant| caller.holds_in(Permission::StaffWrite, g.store_id.as_deref());
         let kept: Vec<RoleGrant> = before.iter().filter(|g| !in_scope(g)).cloned().collect();
         if kept.is_empty() && grants.is_empty() {
-            return Err(IdentityError::invalid("roles", "a user needs at least one role; disable the user instead"));
+            return Err(IdentityError::invalid(
+                "roles",
+                "a user needs at least one role; disable the user instead",
+            ));
         }
         match &scope {
             StoreScope::AllStores => {
-                diesel::delete(staff_roles::table.filter(staff_roles::user_id.eq(id))).execute(c)?;
+                diesel::delete(staff_roles::table.filter(staff_roles::user_id.eq(id)))
+                    .execute(c)?;
             }
             StoreScope::Stores(ids) => {
                 diesel::delete(
@@ -428,14 +522,21 @@ pub fn set_staff_roles(
         let after = load_grants(c, id)?;
         // Fewer roles must take effect now, not when the access token expires.
         revoke_principal_sessions(c, PrincipalKind::Staff, id)?;
-        let store = after.iter().chain(before.iter()).find_map(|g| g.store_id.clone());
-        record_audit(c, actor, NewAudit {
-            store_id: store.as_deref(),
-            action: "staff.roles",
-            entity: "staff_user",
-            entity_id: id,
-            detail: json!({"before": grants_json(&before), "after": grants_json(&after)}),
-        })?;
+        let store = after
+            .iter()
+            .chain(before.iter())
+            .find_map(|g| g.store_id.clone());
+        record_audit(
+            c,
+            actor,
+            NewAudit {
+                store_id: store.as_deref(),
+                action: "staff.roles",
+                entity: "staff_user",
+                entity_id: id,
+                detail: json!({"before": grants_json(&before), "after": grants_json(&after)}),
+            },
+        )?;
         Ok(after)
     })
 }
@@ -462,20 +563,29 @@ pub fn set_staff_password(
             .execute(c)?;
         revoke_principal_sessions(c, PrincipalKind::Staff, id)?;
         let store = grants.iter().find_map(|g| g.store_id.clone());
-        record_audit(c, actor, NewAudit {
-            store_id: store.as_deref(),
-            action: "staff.password_reset",
-            entity: "staff_user",
-            entity_id: id,
-            detail: json!({}),
-        })?;
+        record_audit(
+            c,
+            actor,
+            NewAudit {
+                store_id: store.as_deref(),
+                action: "staff.password_reset",
+                entity: "staff_user",
+                entity_id: id,
+                detail: json!({}),
+            },
+        )?;
         Ok(())
     })
 }
 
 /// Removes a user: the row stays (the audit log and later documents name them) but can never
 /// log in again, and every session ends.
-pub fn delete_staff(conn: &mut DbConnection, actor: &Actor, caller: &StaffPrincipal, id: &str) -> Result<()> {
+pub fn delete_staff(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    caller: &StaffPrincipal,
+    id: &str,
+) -> Result<()> {
     dms_db::write_tx(conn, |c| {
         let (user, grants) = manageable(c, caller, id)?;
         diesel::update(staff_users::table.find(id))
@@ -486,13 +596,17 @@ pub fn delete_staff(conn: &mut DbConnection, actor: &Actor, caller: &StaffPrinci
             .execute(c)?;
         revoke_principal_sessions(c, PrincipalKind::Staff, id)?;
         let store = grants.iter().find_map(|g| g.store_id.clone());
-        record_audit(c, actor, NewAudit {
-            store_id: store.as_deref(),
-            action: "staff.delete",
-            entity: "staff_user",
-            entity_id: id,
-            detail: json!({"username": user.username}),
-        })?;
+        record_audit(
+            c,
+            actor,
+            NewAudit {
+                store_id: store.as_deref(),
+                action: "staff.delete",
+                entity: "staff_user",
+                entity_id: id,
+                detail: json!({"username": user.username}),
+            },
+        )?;
         Ok(())
     })
 }

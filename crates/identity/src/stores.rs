@@ -1,6 +1,6 @@
 use crate::{record_audit, Actor, IdentityError, NewAudit, Result};
-use dms_core::{Cursor, PageRequest, StoreScope};
 use diesel::prelude::*;
+use dms_core::{Cursor, PageRequest, StoreScope};
 use dms_db::schema::{dealer_groups, stores};
 use dms_db::{to_db_time, DbConnection};
 use serde_json::json;
@@ -58,9 +58,15 @@ pub fn ensure_group(conn: &mut DbConnection, name: &str) -> Result<String> {
 pub fn create_store(conn: &mut DbConnection, actor: &Actor, new: &NewStore) -> Result<Store> {
     dms_db::write_tx(conn, |c| {
         let group_id = ensure_group(c, "集团")?;
-        let taken: i64 = stores::table.filter(stores::code.eq(&new.code)).count().get_result(c)?;
+        let taken: i64 = stores::table
+            .filter(stores::code.eq(&new.code))
+            .count()
+            .get_result(c)?;
         if taken > 0 {
-            return Err(IdentityError::Conflict { field: "code", message: "store code already in use".into() });
+            return Err(IdentityError::Conflict {
+                field: "code",
+                message: "store code already in use".into(),
+            });
         }
         let id = dms_core::new_id();
         let now = to_db_time(chrono::Utc::now());
@@ -77,14 +83,21 @@ pub fn create_store(conn: &mut DbConnection, actor: &Actor, new: &NewStore) -> R
                 stores::updated_at.eq(now),
             ))
             .execute(c)?;
-        record_audit(c, actor, NewAudit {
-            store_id: Some(&id),
-            action: "store.create",
-            entity: "store",
-            entity_id: &id,
-            detail: json!({"code": new.code, "name": new.name}),
-        })?;
-        Ok(stores::table.find(&id).select(Store::as_select()).first(c)?)
+        record_audit(
+            c,
+            actor,
+            NewAudit {
+                store_id: Some(&id),
+                action: "store.create",
+                entity: "store",
+                entity_id: &id,
+                detail: json!({"code": new.code, "name": new.name}),
+            },
+        )?;
+        Ok(stores::table
+            .find(&id)
+            .select(Store::as_select())
+            .first(c)?)
     })
 }
 
@@ -112,7 +125,10 @@ pub fn list_stores(
     if let Some(Cursor { after_id }) = &page.after {
         q = q.filter(stores::id.gt(after_id.clone()));
     }
-    let rows = q.order(stores::id.asc()).limit(page.fetch_limit()).load(conn)?;
+    let rows = q
+        .order(stores::id.asc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
     Ok(page.finish(rows, |s| &s.id))
 }
 
@@ -144,13 +160,17 @@ pub fn update_store(
         .into_iter()
         .filter_map(|(f, set)| set.then_some(f))
         .collect();
-        record_audit(c, actor, NewAudit {
-            store_id: Some(id),
-            action: "store.update",
-            entity: "store",
-            entity_id: id,
-            detail: json!({ "fields": changed }),
-        })?;
+        record_audit(
+            c,
+            actor,
+            NewAudit {
+                store_id: Some(id),
+                action: "store.update",
+                entity: "store",
+                entity_id: id,
+                detail: json!({ "fields": changed }),
+            },
+        )?;
         get_store(c, scope, id)
     })
 }

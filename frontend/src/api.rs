@@ -1,0 +1,409 @@
+//! The REST client: JSON in and out, the bearer header, one token refresh and retry on a 401,
+//! and `application/problem+json` parsed into [`ApiError::Problem`].
+//!
+//! Tokens live in localStorage (a reload keeps the session). When an API call answers 401 the
+//! client exchanges the refresh token once (concurrent callers share that one exchange, since
+//! refresh tokens rotate and work once) and retries the call with the new access token. If the
+//! refresh is refused the tokens are dropped and the handler set by
+//! [`set_session_expired_handler`] sends the user back to the login page.
+
+use dms_api_types::{
+    LoginRequest, LogoutRequest, Me, Problem, RefreshRequest, RoleDto, TokenResponse,
+};
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use gloo_net::http::{Method, RequestBuilder};
+use gloo_storage::{LocalStorage, Storage};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::cell::RefCell;
+use yew::Callback;
+
+/// Every endpoint lives under this prefix, on the origin that served the app.
+pub const API_BASE: &str = "/api/v1";
+/// localStorage key of the stored [`TokenResponse`].
+pub const TOKENS_STORAGE_KEY: &str = "dms.tokens";
+
+const LOGIN_PATH: &str = "/auth/login";
+const REFRESH_PATH: &str = "/auth/refresh";
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The server answered with `application/problem+json`.
+    Problem(Box<Problem>),
+    /// An error status without a problem body (e.g. a proxy's 502).
+    Status(u16),
+    /// The request never got an answer (offline, server down).
+    Network(String),
+    /// A success answer whose body was not what we expected.
+    Decode(String),
+    /// The session is over (refresh refused or no tokens): sign in again.
+    SessionExpired,
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Problem(p) => Some(p.status),
+            ApiError::Status(s) => Some(*s),
+            ApiError::SessionExpired => Some(401),
+            ApiError::Network(_) | ApiError::Decode(_) => None,
+        }
+    }
+}
+
+/// What to do with an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Hand the answer (success or error) to the caller.
+    Done,
+    /// Exchange the refresh token, then retry the call once.
+    RefreshAndRetry,
+    /// The session cannot be saved: drop the tokens and go to the login page.
+    Expired,
+}
+
+/// The "should refresh" decision. Only a 401 from an authenticated endpoint matters: login and
+/// refresh answer 401 for wrong credentials or a dead refresh token, which no refresh can fix.
+pub fn next_step(status: u16, path: &str, already_retried: bool, has_refresh_token: bool) -> Next {
+    if status != 401 || path == LOGIN_PATH || path == REFRESH_PATH {
+        Next::Done
+    } else if already_retried || !has_refresh_token {
+        Next::Expired
+    } else {
+        Next::RefreshAndRetry
+    }
+}
+
+/// Turns an error answer into an [`ApiError`]: the problem when the body is one, else the
+/// bare status.
+pub fn parse_error(status: u16, content_type: Option<&str>, body: &str) -> ApiError {
+    let jsonish = content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+    if jsonish {
+        if let Ok(problem) = serde_json::from_str::<Problem>(body) {
+            return ApiError::Problem(Box::new(problem));
+        }
+    }
+    ApiError::Status(status)
+}
+
+/// Decodes a success body, or the error.
+pub fn decode<T: DeserializeOwned>(raw: &Raw) -> Result<T, ApiError> {
+    if (200..300).contains(&raw.status) {
+        serde_json::from_str(&raw.text).map_err(|e| ApiError::Decode(e.to_string()))
+    } else {
+        Err(parse_error(
+            raw.status,
+            raw.content_type.as_deref(),
+            &raw.text,
+        ))
+    }
+}
+
+/// An answer, read in full.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raw {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub text: String,
+}
+
+// ---- token storage ----
+
+pub fn stored_tokens() -> Option<TokenResponse> {
+    LocalStorage::get(TOKENS_STORAGE_KEY).ok()
+}
+
+pub fn has_session() -> bool {
+    stored_tokens().is_some()
+}
+
+fn store_tokens(tokens: &TokenResponse) {
+    // Only fails when storage is disabled or full; the session then lasts until the reload.
+    let _ = LocalStorage::set(TOKENS_STORAGE_KEY, tokens);
+}
+
+pub fn clear_tokens() {
+    LocalStorage::delete(TOKENS_STORAGE_KEY);
+}
+
+// ---- session-expired hook ----
+
+thread_local! {
+    static ON_EXPIRED: RefCell<Option<Callback<()>>> = const { RefCell::new(None) };
+    static REFRESHING: RefCell<Option<Shared<LocalBoxFuture<'static, Refreshed>>>> =
+        const { RefCell::new(None) };
+}
+
+/// Called (once per expiry) when the session ends under a running call.
+pub fn set_session_expired_handler(handler: Option<Callback<()>>) {
+    ON_EXPIRED.with(|h| *h.borrow_mut() = handler);
+}
+
+fn session_expired() -> ApiError {
+    let had_tokens = has_session();
+    clear_tokens();
+    if had_tokens {
+        if let Some(handler) = ON_EXPIRED.with(|h| h.borrow().clone()) {
+            handler.emit(());
+        }
+    }
+    ApiError::SessionExpired
+}
+
+// ---- transport ----
+
+async fn send_raw(
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    bearer: Option<&str>,
+) -> Result<Raw, ApiError> {
+    let url = format!("{API_BASE}{path}");
+    let mut builder = RequestBuilder::new(&url)
+        .method(method)
+        .header("Accept", "application/json, application/problem+json");
+    if let Some(token) = bearer {
+        builder = builder.header("Authorization", &format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(json) => builder
+            .header("Content-Type", "application/json")
+            .body(json.to_owned()),
+        None => builder.build(),
+    }
+    .map_err(|e| ApiError::Network(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let status = response.status();
+    let content_type = response.headers().get("content-type");
+    // A 204 has no body; an unreadable body only matters if we try to decode it.
+    let text = response.text().await.unwrap_or_default();
+    Ok(Raw {
+        status,
+        content_type,
+        text,
+    })
+}
+
+fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// The outcome of one refresh-token exchange, shared by every caller waiting on it.
+#[derive(Debug, Clone)]
+enum Refreshed {
+    Yes,
+    /// The server refused the refresh token: the session is over.
+    Refused,
+    /// No answer; keep the tokens, the user may retry.
+    Failed(ApiError),
+}
+
+async fn exchange_refresh_token() -> Refreshed {
+    let Some(tokens) = stored_tokens() else {
+        return Refreshed::Refused;
+    };
+    let body = match to_json(&RefreshRequest {
+        refresh_token: tokens.refresh_token,
+    }) {
+        Ok(body) => body,
+        Err(e) => return Refreshed::Failed(e),
+    };
+    match send_raw(Method::POST, REFRESH_PATH, Some(&body), None).await {
+        Ok(raw) if (200..300).contains(&raw.status) => match decode::<TokenResponse>(&raw) {
+            Ok(new_tokens) => {
+                store_tokens(&new_tokens);
+                Refreshed::Yes
+            }
+            Err(e) => Refreshed::Failed(e),
+        },
+        Ok(raw) if raw.status == 401 || raw.status == 422 => Refreshed::Refused,
+        Ok(raw) => Refreshed::Failed(parse_error(
+            raw.status,
+            raw.content_type.as_deref(),
+            &raw.text,
+        )),
+        Err(e) => Refreshed::Failed(e),
+    }
+}
+
+/// Refreshes once for everyone: a call that finds a refresh under way waits for it instead of
+/// spending the (single-use) refresh token again.
+async fn refresh(stale_access_token: Option<&str>) -> Refreshed {
+    // Someone refreshed since our request went out: just retry with the new token.
+    if let (Some(stale), Some(now)) = (stale_access_token, stored_tokens()) {
+        if now.access_token != stale {
+            return Refreshed::Yes;
+        }
+    }
+    let shared = REFRESHING.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some(running) = slot.as_ref() {
+            return running.clone();
+        }
+        let started = exchange_refresh_token().boxed_local().shared();
+        *slot = Some(started.clone());
+        started
+    });
+    let outcome = shared.clone().await;
+    REFRESHING.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.as_ref().is_some_and(|running| running.ptr_eq(&shared)) {
+            *slot = None;
+        }
+    });
+    outcome
+}
+
+/// An authenticated call with refresh-on-401 and one retry.
+async fn call(method: Method, path: &str, body: Option<String>) -> Result<Raw, ApiError> {
+    let mut retried = false;
+    loop {
+        let tokens = stored_tokens();
+        let access = tokens.as_ref().map(|t| t.access_token.clone());
+        let raw = send_raw(method.clone(), path, body.as_deref(), access.as_deref()).await?;
+        match next_step(raw.status, path, retried, tokens.is_some()) {
+            Next::Done => return Ok(raw),
+            Next::Expired => return Err(session_expired()),
+            Next::RefreshAndRetry => match refresh(access.as_deref()).await {
+                Refreshed::Yes => retried = true,
+                Refreshed::Refused => return Err(session_expired()),
+                Refreshed::Failed(e) => return Err(e),
+            },
+        }
+    }
+}
+
+/// `GET` a JSON resource with the session.
+pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    decode(&call(Method::GET, path, None).await?)
+}
+
+// ---- endpoints ----
+
+/// Signs in and keeps the tokens.
+pub async fn login(request: &LoginRequest) -> Result<TokenResponse, ApiError> {
+    let raw = send_raw(Method::POST, LOGIN_PATH, Some(&to_json(request)?), None).await?;
+    let tokens: TokenResponse = decode(&raw)?;
+    store_tokens(&tokens);
+    Ok(tokens)
+}
+
+pub async fn me() -> Result<Me, ApiError> {
+    get_json("/me").await
+}
+
+pub async fn roles() -> Result<Vec<RoleDto>, ApiError> {
+    get_json("/roles").await
+}
+
+/// Ends this session on the server (best effort) and forgets the tokens either way.
+pub async fn logout() {
+    if has_session() {
+        // Quiet: logging out must not also announce "session expired".
+        let handler = ON_EXPIRED.with(|h| h.borrow_mut().take());
+        if let Ok(body) = to_json(&LogoutRequest { everywhere: false }) {
+            let _ = call(Method::POST, "/auth/logout", Some(body)).await;
+        }
+        ON_EXPIRED.with(|h| {
+            let mut slot = h.borrow_mut();
+            if slot.is_none() {
+                *slot = handler;
+            }
+        });
+    }
+    clear_tokens();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_401_from_an_api_call_refreshes_once() {
+        assert_eq!(next_step(401, "/me", false, true), Next::RefreshAndRetry);
+        assert_eq!(next_step(401, "/me", true, true), Next::Expired);
+        assert_eq!(next_step(401, "/roles", false, false), Next::Expired);
+        assert_eq!(
+            next_step(401, "/auth/logout", false, true),
+            Next::RefreshAndRetry
+        );
+    }
+
+    #[test]
+    fn other_answers_go_to_the_caller() {
+        for status in [200, 204, 403, 404, 422, 429, 500] {
+            assert_eq!(next_step(status, "/me", false, true), Next::Done);
+        }
+    }
+
+    #[test]
+    fn auth_endpoints_never_refresh() {
+        assert_eq!(next_step(401, LOGIN_PATH, false, true), Next::Done);
+        assert_eq!(next_step(401, REFRESH_PATH, false, true), Next::Done);
+    }
+
+    const PROBLEM: &str = r#"{"type":"urn:dms:problem:validation_failed","title":"some fields are invalid","status":422,"code":"validation_failed","errors":[{"field":"username","code":"length","message":"too long"}]}"#;
+
+    #[test]
+    fn problem_json_is_parsed() {
+        let err = parse_error(422, Some("application/problem+json"), PROBLEM);
+        let ApiError::Problem(p) = err else {
+            panic!("not a problem: {err:?}");
+        };
+        assert_eq!(p.code, "validation_failed");
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].field, "username");
+        assert_eq!(p.detail, None);
+    }
+
+    #[test]
+    fn a_non_problem_body_keeps_the_status() {
+        assert_eq!(
+            parse_error(502, Some("text/html"), "<h1>Bad gateway</h1>"),
+            ApiError::Status(502)
+        );
+        assert_eq!(
+            parse_error(500, Some("application/json"), "{}"),
+            ApiError::Status(500)
+        );
+        assert_eq!(parse_error(500, None, PROBLEM), ApiError::Status(500));
+    }
+
+    #[test]
+    fn decode_success_and_errors() {
+        let ok = Raw {
+            status: 200,
+            content_type: Some("application/json".into()),
+            text: "[]".into(),
+        };
+        assert_eq!(decode::<Vec<RoleDto>>(&ok).map(|v| v.len()), Ok(0));
+        let bad = Raw {
+            status: 200,
+            content_type: None,
+            text: "nope".into(),
+        };
+        assert!(matches!(
+            decode::<Vec<RoleDto>>(&bad),
+            Err(ApiError::Decode(_))
+        ));
+        let problem = Raw {
+            status: 422,
+            content_type: Some("application/problem+json".into()),
+            text: PROBLEM.into(),
+        };
+        assert!(matches!(
+            decode::<Vec<RoleDto>>(&problem),
+            Err(ApiError::Problem(_))
+        ));
+    }
+
+    #[test]
+    fn error_status() {
+        assert_eq!(ApiError::Status(503).status(), Some(503));
+        assert_eq!(ApiError::Network("x".into()).status(), None);
+    }
+}

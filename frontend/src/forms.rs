@@ -1,0 +1,247 @@
+//! Turning failures into what a form shows: a message beside each field the server (or the
+//! local check) named, and one general message for the rest.
+
+use crate::api::ApiError;
+use crate::i18n::{t, Key, Lang};
+use dms_api_types::FieldError;
+use std::collections::BTreeMap;
+
+/// The messages a form shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormErrors {
+    /// Field name → message, for the fields the form has.
+    pub fields: BTreeMap<String, String>,
+    /// Shown above the form.
+    pub general: Option<String>,
+}
+
+impl FormErrors {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.general.is_none()
+    }
+}
+
+/// The message for one field error: a translated one for the codes we know, else the server's.
+pub fn field_message(error: &FieldError, lang: Lang) -> String {
+    match error.code.as_str() {
+        "required" => t(lang, Key::FieldRequired).to_string(),
+        "length" => t(lang, Key::FieldLength).to_string(),
+        _ if !error.message.is_empty() => error.message.clone(),
+        _ => t(lang, Key::FieldInvalid).to_string(),
+    }
+}
+
+/// The one-line message for a failure (pages without fields use only this).
+pub fn error_message(error: &ApiError, lang: Lang) -> String {
+    match error {
+        ApiError::Network(_) => t(lang, Key::NetworkError).to_string(),
+        ApiError::SessionExpired => t(lang, Key::SessionExpired).to_string(),
+        ApiError::Decode(_) => t(lang, Key::ServerError).to_string(),
+        ApiError::Status(status) => status_message(*status, lang).to_string(),
+        ApiError::Problem(p) => match p.code.as_str() {
+            "too_many_requests" => t(lang, Key::TooManyAttempts).to_string(),
+            "invalid_credentials" => t(lang, Key::InvalidCredentials).to_string(),
+            "forbidden" => t(lang, Key::AccessDenied).to_string(),
+            "internal_error" => t(lang, Key::ServerError).to_string(),
+            "unavailable" => t(lang, Key::Unavailable).to_string(),
+            _ if p.status == 429 => t(lang, Key::TooManyAttempts).to_string(),
+            _ => match p.detail.as_deref() {
+                Some(detail) if !detail.is_empty() => format!("{}: {detail}", p.title),
+                _ => p.title.clone(),
+            },
+        },
+    }
+}
+
+fn status_message(status: u16, lang: Lang) -> &'static str {
+    match status {
+        401 => t(lang, Key::SessionExpired),
+        403 => t(lang, Key::AccessDenied),
+        404 => t(lang, Key::NotFound),
+        429 => t(lang, Key::TooManyAttempts),
+        502..=504 => t(lang, Key::Unavailable),
+        _ => t(lang, Key::ServerError),
+    }
+}
+
+/// Places field errors beside the form's `fields`; errors about other fields go to the general
+/// message.
+pub fn field_errors(errors: &[FieldError], lang: Lang, fields: &[&str]) -> FormErrors {
+    let mut out = FormErrors::default();
+    let mut others = Vec::new();
+    for error in errors {
+        let message = field_message(error, lang);
+        if fields.contains(&error.field.as_str()) {
+            // The first error per field is enough.
+            out.fields.entry(error.field.clone()).or_insert(message);
+        } else {
+            others.push(format!("{}: {message}", error.field));
+        }
+    }
+    if !others.is_empty() {
+        out.general = Some(others.join("; "));
+    }
+    out
+}
+
+/// What a form shows for a failed submit.
+pub fn form_errors(error: &ApiError, lang: Lang, fields: &[&str]) -> FormErrors {
+    if let ApiError::Problem(p) = error {
+        if !p.errors.is_empty() {
+            let mut out = field_errors(&p.errors, lang, fields);
+            if out.fields.is_empty() && out.general.is_none() {
+                out.general = Some(error_message(error, lang));
+            }
+            return out;
+        }
+    }
+    FormErrors {
+        fields: BTreeMap::new(),
+        general: Some(error_message(error, lang)),
+    }
+}
+
+/// The login form's own check before anything is sent.
+pub fn validate_login(username: &str, password: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if username.trim().is_empty() {
+        errors.push(required("username"));
+    }
+    if password.is_empty() {
+        errors.push(required("password"));
+    }
+    errors
+}
+
+fn required(field: &str) -> FieldError {
+    FieldError {
+        field: field.to_string(),
+        code: "required".to_string(),
+        message: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dms_api_types::Problem;
+
+    const LOGIN_FIELDS: &[&str] = &["username", "password"];
+
+    fn problem(status: u16, code: &str, errors: Vec<FieldError>) -> ApiError {
+        ApiError::Problem(Box::new(Problem {
+            kind: format!("urn:dms:problem:{code}"),
+            title: "some title".into(),
+            status,
+            code: code.into(),
+            detail: None,
+            errors,
+            request_id: None,
+        }))
+    }
+
+    fn fe(field: &str, code: &str, message: &str) -> FieldError {
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn empty_fields_are_caught_locally() {
+        let errors = validate_login("  ", "");
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["username", "password"]);
+        assert!(validate_login("alice", "secret").is_empty());
+        let shown = field_errors(&errors, Lang::Zh, LOGIN_FIELDS);
+        assert_eq!(shown.field("username"), Some("必填"));
+        assert_eq!(shown.field("password"), Some("必填"));
+        assert_eq!(shown.general, None);
+    }
+
+    #[test]
+    fn server_field_errors_go_beside_their_fields() {
+        let err = problem(
+            422,
+            "validation_failed",
+            vec![
+                fe("username", "length", "must be 1-64 characters"),
+                fe("username", "required", ""),
+                fe("password", "weird", "server says no"),
+            ],
+        );
+        let shown = form_errors(&err, Lang::En, LOGIN_FIELDS);
+        assert_eq!(shown.field("username"), Some("Wrong length"));
+        assert_eq!(shown.field("password"), Some("server says no"));
+        assert_eq!(shown.general, None);
+    }
+
+    #[test]
+    fn errors_about_unknown_fields_become_the_general_message() {
+        let err = problem(
+            422,
+            "validation_failed",
+            vec![fe("extra", "unknown_field", "not allowed")],
+        );
+        let shown = form_errors(&err, Lang::En, LOGIN_FIELDS);
+        assert!(shown.fields.is_empty());
+        assert_eq!(shown.general.as_deref(), Some("extra: not allowed"));
+    }
+
+    #[test]
+    fn too_many_attempts_has_its_own_message() {
+        let shown = form_errors(
+            &problem(429, "too_many_requests", vec![]),
+            Lang::Zh,
+            LOGIN_FIELDS,
+        );
+        assert_eq!(
+            shown.general.as_deref(),
+            Some(t(Lang::Zh, Key::TooManyAttempts))
+        );
+        assert_eq!(
+            error_message(&ApiError::Status(429), Lang::En),
+            t(Lang::En, Key::TooManyAttempts)
+        );
+    }
+
+    #[test]
+    fn wrong_password_and_unknown_problems() {
+        let shown = form_errors(
+            &problem(401, "invalid_credentials", vec![]),
+            Lang::En,
+            LOGIN_FIELDS,
+        );
+        assert_eq!(
+            shown.general.as_deref(),
+            Some(t(Lang::En, Key::InvalidCredentials))
+        );
+        let mut other = problem(409, "conflict", vec![]);
+        if let ApiError::Problem(p) = &mut other {
+            p.detail = Some("already there".into());
+        }
+        assert_eq!(error_message(&other, Lang::En), "some title: already there");
+        assert_eq!(
+            error_message(&problem(418, "teapot", vec![]), Lang::En),
+            "some title"
+        );
+    }
+
+    #[test]
+    fn transport_failures() {
+        assert_eq!(
+            error_message(&ApiError::Network("down".into()), Lang::Zh),
+            t(Lang::Zh, Key::NetworkError)
+        );
+        assert_eq!(
+            error_message(&ApiError::Status(502), Lang::En),
+            t(Lang::En, Key::Unavailable)
+        );
+        assert!(FormErrors::default().is_empty());
+    }
+}

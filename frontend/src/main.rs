@@ -1,0 +1,3 @@
+fn main() {
+    dms_frontend::run();
+}
