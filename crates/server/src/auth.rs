@@ -174,6 +174,15 @@ impl LoginThrottle {
             .push_back(Instant::now());
     }
 
+    /// Takes back one hit: a successful login from a shared address (a store's LAN) should
+    /// not use up the allowance that guards against guessing.
+    pub fn forgive(&self, key: &str) {
+        let mut map = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = map.get_mut(key) {
+            q.pop_back();
+        }
+    }
+
     pub fn clear(&self, key: &str) {
         let mut map = self.hits.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(key);
@@ -325,6 +334,12 @@ mod tests {
         }
         assert!(t.blocked("k", 3).is_some());
         assert!(t.blocked("other", 3).is_none());
+        t.forgive("k");
+        assert!(
+            t.blocked("k", 3).is_none(),
+            "a forgiven hit no longer counts"
+        );
+        t.hit("k");
         t.clear("k");
         assert!(t.blocked("k", 3).is_none());
     }

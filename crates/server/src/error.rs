@@ -88,6 +88,18 @@ impl ApiError {
         let errors = match self {
             ApiError::Validation(e) => e.clone(),
             ApiError::Conflict(f) => vec![f.clone()],
+            // Whole-body faults still name what was wrong, so every 4xx has a field list.
+            ApiError::MalformedBody(why) => vec![field_error("body", "malformed_json", why)],
+            ApiError::BodyTooLarge(limit) => vec![field_error(
+                "body",
+                "too_large",
+                format!("at most {limit} bytes"),
+            )],
+            ApiError::UnsupportedMediaType => vec![field_error(
+                "content-type",
+                "unsupported_media_type",
+                "send application/json",
+            )],
             _ => vec![],
         };
         Problem {

@@ -70,7 +70,10 @@ fn serde_field_error(path: &serde_path_to_error::Path, err: &str) -> FieldError 
         field.clear();
     }
     let join = |f: &str, name: &str| {
-        if f.is_empty() {
+        // serde_path_to_error already ends the path with an unknown key; a missing one not.
+        if f == name || f.ends_with(&format!(".{name}")) {
+            f.to_string()
+        } else if f.is_empty() {
             name.to_string()
         } else {
             format!("{f}.{name}")
@@ -146,13 +149,25 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
             .app_data::<web::Data<crate::AppState>>()
             .map(|s| s.config.max_body_bytes)
             .unwrap_or(256 * 1024);
+        let declared_len = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
+            if declared_len.is_some_and(|n| n > limit) {
+                return Err(ApiError::BodyTooLarge(limit));
+            }
             let bytes = bytes.await.map_err(|e| {
-                if e.to_string().contains("overflow") || e.to_string().contains("too large") {
+                let why = e.to_string().to_ascii_lowercase();
+                if ["overflow", "too large", "size limit"]
+                    .iter()
+                    .any(|w| why.contains(w))
+                {
                     ApiError::BodyTooLarge(limit)
                 } else {
                     ApiError::MalformedBody("could not read the request body".into())

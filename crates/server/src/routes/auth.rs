@@ -84,6 +84,7 @@ pub async fn login(
     match outcome {
         Ok((user_id, session)) => {
             state.throttle.clear(&account_key);
+            state.throttle.forgive(&ip_key);
             log::info!("staff login user={user_id}");
             Ok(web::Json(token_response(
                 &state,

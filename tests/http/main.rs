@@ -1,0 +1,11 @@
+//! Whole flows over HTTP against a real listening server, each on SQLite and on PostgreSQL.
+
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod input;
+mod openapi;
+mod routes;
+mod scope;
+mod tokens;
