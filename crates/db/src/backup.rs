@@ -65,9 +65,10 @@ fn check_backup(file: &Path) -> Result<(), BackupError> {
     }
     let mut c =
         SqliteConnection::establish(&file.to_string_lossy()).map_err(|e| bad(e.to_string()))?;
-    let rows: Vec<Row> = diesel::sql_query("PRAGMA integrity_check")
-        .load(&mut c)
-        .map_err(|e| bad(e.to_string()))?;
+    let rows: Vec<Row> =
+        diesel::sql_query("SELECT integrity_check AS value FROM pragma_integrity_check")
+            .load(&mut c)
+            .map_err(|e| bad(e.to_string()))?;
     if rows.first().map(|r| r.value.as_str()) != Some("ok") {
         return Err(bad("integrity check failed".into()));
     }

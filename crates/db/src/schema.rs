@@ -37,6 +37,21 @@ diesel::table! {
         phone -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        kind -> Text,
+        name_norm -> Text,
+        gender -> Nullable<Text>,
+        email -> Nullable<Text>,
+        id_number -> Nullable<Text>,
+        id_number_hash -> Nullable<Text>,
+        birthday -> Nullable<Date>,
+        birthday_md -> Nullable<Text>,
+        contact_person -> Nullable<Text>,
+        tax_id -> Nullable<Text>,
+        preferences -> Text,
+        notes -> Text,
+        owner_staff_id -> Nullable<Text>,
+        status -> Text,
+        merged_into_id -> Nullable<Text>,
     }
 }
 
