@@ -1,2 +1,64 @@
 //! CRM: the one customer record every department shares, vehicles, leads, the care engine
 //! (reminders and follow-up calls), the message outbox, complaints and satisfaction surveys.
+//!
+//! Every function takes the connection, the acting [`Actor`] for changes, the caller's
+//! [`dms_core::StoreScope`] (rows outside it read as `NotFound`) and the current time as an
+//! argument, so tests run on a calendar they control. Changes run in `dms_db::write_tx` and
+//! write an audit entry in the same transaction.
+
+mod customers;
+mod engine;
+mod error;
+pub mod schema;
+mod validate;
+mod vehicles;
+
+pub use customers::{
+    add_customer_address, add_customer_phone, classify_query, create_customer, find_duplicates,
+    get_customer, get_customer_profile, has_marketing_consent, has_opted_out, list_customers,
+    search_customers, set_consent, set_customer_tags, update_customer, CardLookup, Channel,
+    ConsentInput, Customer, CustomerAddress, CustomerFilter, CustomerKind, CustomerPhone,
+    CustomerProfile, CustomerUpdate, DuplicateProbe, MarketingConsent, NewAddress, NewCustomer,
+    NewPhone, SearchKind,
+};
+pub use error::{CrmError, DuplicateMatch, MatchKind};
+pub use validate::{
+    check_phone, check_plate, name_key, normalize_phone, normalize_plate, vin_check_digit,
+    IdNumber, Vin, VinPolicy,
+};
+pub use vehicles::{
+    create_vehicle, daily_km_rate, find_vehicle_by_vin, get_vehicle, list_customer_vehicles,
+    mileage_history, owner_history, projected_km, record_mileage, record_service_visit,
+    transfer_vehicle, update_vehicle, MileageReading, NewServiceVisit, NewVehicle, ServiceVisit,
+    Vehicle, VehicleOwnership, VehicleUpdate, VisitKind,
+};
+
+use dms_db::DbConnection;
+use dms_identity::{record_audit, Actor, NewAudit};
+
+pub type Result<T, E = CrmError> = std::result::Result<T, E>;
+
+/// One audit entry, in the caller's transaction. `detail` carries field names and codes, never
+/// an ID number or message text.
+pub(crate) fn audit(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    store_id: Option<&str>,
+    action: &str,
+    entity: &str,
+    entity_id: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    record_audit(
+        conn,
+        actor,
+        NewAudit {
+            store_id,
+            action,
+            entity,
+            entity_id,
+            detail,
+        },
+    )?;
+    Ok(())
+}

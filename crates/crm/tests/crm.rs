@@ -1,0 +1,8 @@
+//! Storage tests of the CRM, each on SQLite and PostgreSQL (`engine_tests!`), in one test
+//! binary so the crate links once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+#[path = "crm/customers.rs"]
+mod customers;
