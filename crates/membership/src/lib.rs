@@ -1,3 +1,34 @@
 //! The member club (会员): programmes and tiers, cards and their lifecycle, the stored-value and
 //! points ledgers, coupons, gifts and checkout pricing. Money and points move only through
 //! this crate's append-only ledgers.
+//!
+//! Every function takes the caller's [`dms_core::StoreScope`] (rows of other stores read as not
+//! found), an [`dms_identity::Actor`] for the audit log and a [`dms_core::Clock`]; every
+//! money-moving one takes an idempotency key (see [`idempotency`]).
+
+pub mod cards;
+pub mod config;
+mod error;
+pub mod idempotency;
+mod ledger;
+pub mod members;
+pub mod schema;
+pub mod stored_value;
+mod util;
+
+pub use cards::{
+    card_by_chip, card_by_number, cards_of_member, change_expiry, freeze, get_card, issue_card,
+    issue_cards_batch, mask_card_no, report_lost, unblock, Card, IssueCard,
+};
+pub use config::{
+    clear_store_config, effective_config, group_config, set_config, BonusSpendOrder, Category,
+    Entitlement, ProgrammeConfig, RenewalRules, Tier, TopUpBonusRule, UpgradeRules,
+};
+pub use error::{MembershipError, Result};
+pub use idempotency::{purge_idempotency, Replayable};
+pub use ledger::{verify_ledgers, LedgerCheck};
+pub use members::{get_member, join_member, member_by_customer, JoinChannel, JoinMember, Member};
+pub use stored_value::{
+    card_balances, debit, expire_bonus, split_by_order, top_up, Balances, Debit, DebitResult,
+    PaymentMethod, TopUp, TopUpResult,
+};

@@ -1,0 +1,546 @@
+//! The two append-only ledgers and their invariants.
+//!
+//! Stored value: every movement is a transaction (`mem_sv_txns`) with entries (`mem_sv_entries`)
+//! that sum to zero. The card's own accounts are [`PRINCIPAL`] (refundable money paid in) and
+//! [`BONUS`] (top-up bonus, non-refundable, held in lots with their own expiry); the other side
+//! is a counter account naming where money came from or went (a tender, sales, a refund...).
+//! Points: the same shape in `mem_points_txns` / `mem_points_entries`, on two tracks (tier and
+//! redeemable) against counter accounts (earned, redeemed, adjusted, expired).
+//!
+//! Cached balances (card principal/bonus, lot remaining, member points) are updated only by
+//! [`post_sv`] and [`post_points`], in the transaction that writes the entries, and
+//! [`verify_ledgers`] proves them equal to the entry sums. The database refuses UPDATE and DELETE
+//! on ledger rows (triggers), and CHECK constraints refuse a negative cached balance as a last
+//! line of defence behind the checks in code.
+#![allow(dead_code)] // TEMP: points posting is used by the checkout step that follows
+
+use crate::error::{MembershipError, Result};
+use crate::schema::{
+    mem_bonus_lots, mem_cards, mem_members, mem_points_entries, mem_points_txns, mem_sv_entries,
+    mem_sv_txns,
+};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use dms_db::DbConnection;
+use dms_identity::Actor;
+use std::collections::BTreeMap;
+
+/// (txn, card, account, lot, amount) of a stored-value entry.
+type SvEntryRow = (String, Option<String>, String, Option<String>, i64);
+
+pub const PRINCIPAL: &str = "card_principal";
+pub const BONUS: &str = "card_bonus";
+pub const TIER: &str = "tier";
+pub const REDEEMABLE: &str = "redeemable";
+
+/// One entry to post.
+#[derive(Debug, Clone)]
+pub(crate) struct Leg {
+    pub card_id: Option<String>,
+    pub account: String,
+    pub lot_id: Option<String>,
+    pub amount: i64,
+}
+
+impl Leg {
+    pub fn principal(card: &str, amount: i64) -> Leg {
+        Leg {
+            card_id: Some(card.to_string()),
+            account: PRINCIPAL.into(),
+            lot_id: None,
+            amount,
+        }
+    }
+    pub fn bonus(card: &str, lot: &str, amount: i64) -> Leg {
+        Leg {
+            card_id: Some(card.to_string()),
+            account: BONUS.into(),
+            lot_id: Some(lot.to_string()),
+            amount,
+        }
+    }
+    pub fn counter(account: &str, amount: i64) -> Leg {
+        Leg {
+            card_id: None,
+            account: account.into(),
+            lot_id: None,
+            amount,
+        }
+    }
+}
+
+pub(crate) struct SvTxn<'a> {
+    pub store_id: &'a str,
+    pub card_id: &'a str,
+    pub kind: &'a str,
+    pub amount_fen: i64,
+    pub payment_method: Option<&'a str>,
+    pub ref_id: Option<&'a str>,
+    pub reverses: Option<&'a str>,
+    pub terminal_id: Option<&'a str>,
+    pub memo: &'a str,
+}
+
+fn balance_error(e: DieselError, what: &'static str) -> MembershipError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, _) => {
+            MembershipError::InsufficientBalance {
+                what,
+                needed: String::new(),
+                available: String::new(),
+            }
+        }
+        DieselError::DatabaseError(_, ref info) if info.message().contains("CHECK") => {
+            MembershipError::InsufficientBalance {
+                what,
+                needed: String::new(),
+                available: String::new(),
+            }
+        }
+        e => MembershipError::Db(e),
+    }
+}
+
+/// Writes a stored-value transaction and its entries and moves the cached balances with them.
+pub(crate) fn post_sv(
+    c: &mut DbConnection,
+    actor: &Actor,
+    now: chrono::NaiveDateTime,
+    t: &SvTxn<'_>,
+    legs: &[Leg],
+) -> Result<String> {
+    if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
+        return Err(MembershipError::Internal(
+            "stored-value transaction does not balance".into(),
+        ));
+    }
+    let id = dms_core::new_id();
+    diesel::insert_into(mem_sv_txns::table)
+        .values((
+            mem_sv_txns::id.eq(&id),
+            mem_sv_txns::store_id.eq(t.store_id),
+            mem_sv_txns::card_id.eq(t.card_id),
+            mem_sv_txns::kind.eq(t.kind),
+            mem_sv_txns::amount_fen.eq(t.amount_fen),
+            mem_sv_txns::payment_method.eq(t.payment_method),
+            mem_sv_txns::ref_id.eq(t.ref_id),
+            mem_sv_txns::reverses_txn_id.eq(t.reverses),
+            mem_sv_txns::actor_kind.eq(actor.kind),
+            mem_sv_txns::actor_id.eq(actor.id.as_deref()),
+            mem_sv_txns::terminal_id.eq(t.terminal_id),
+            mem_sv_txns::memo.eq(t.memo),
+            mem_sv_txns::created_at.eq(now),
+        ))
+        .execute(c)
+        .map_err(|e| {
+            if dms_db::is_unique_violation(&e) {
+                MembershipError::conflict("reverses", "already reversed")
+            } else {
+                e.into()
+            }
+        })?;
+    append_legs(c, now, &id, t.store_id, legs)?;
+    Ok(id)
+}
+
+/// Appends entries to an existing transaction and moves the caches they touch. Callers keep
+/// each call balanced (the transaction as a whole always sums to zero).
+pub(crate) fn append_legs(
+    c: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    id: &str,
+    store_id: &str,
+    legs: &[Leg],
+) -> Result<()> {
+    if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
+        return Err(MembershipError::Internal("entries do not balance".into()));
+    }
+    for leg in legs.iter().filter(|l| l.amount != 0) {
+        diesel::insert_into(mem_sv_entries::table)
+            .values((
+                mem_sv_entries::id.eq(dms_core::new_id()),
+                mem_sv_entries::txn_id.eq(id),
+                mem_sv_entries::store_id.eq(store_id),
+                mem_sv_entries::card_id.eq(leg.card_id.as_deref()),
+                mem_sv_entries::account.eq(&leg.account),
+                mem_sv_entries::bonus_lot_id.eq(leg.lot_id.as_deref()),
+                mem_sv_entries::amount_fen.eq(leg.amount),
+                mem_sv_entries::created_at.eq(now),
+            ))
+            .execute(c)?;
+        let Some(card) = leg.card_id.as_deref() else {
+            continue;
+        };
+        if leg.account == PRINCIPAL {
+            diesel::update(mem_cards::table.find(card))
+                .set((
+                    mem_cards::principal_fen.eq(mem_cards::principal_fen + leg.amount),
+                    mem_cards::updated_at.eq(now),
+                ))
+                .execute(c)
+                .map_err(|e| balance_error(e, "principal balance"))?;
+        } else if leg.account == BONUS {
+            diesel::update(mem_cards::table.find(card))
+                .set((
+                    mem_cards::bonus_fen.eq(mem_cards::bonus_fen + leg.amount),
+                    mem_cards::updated_at.eq(now),
+                ))
+                .execute(c)
+                .map_err(|e| balance_error(e, "bonus balance"))?;
+            if let Some(lot) = leg.lot_id.as_deref() {
+                diesel::update(mem_bonus_lots::table.find(lot))
+                    .set(
+                        mem_bonus_lots::remaining_fen
+                            .eq(mem_bonus_lots::remaining_fen + leg.amount),
+                    )
+                    .execute(c)
+                    .map_err(|e| balance_error(e, "bonus balance"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reverses a stored-value transaction exactly: a new transaction with every entry negated.
+pub(crate) fn reverse_sv(
+    c: &mut DbConnection,
+    actor: &Actor,
+    now: chrono::NaiveDateTime,
+    txn_id: &str,
+    kind: &str,
+    memo: &str,
+) -> Result<String> {
+    let (store_id, card_id, amount): (String, String, i64) = mem_sv_txns::table
+        .find(txn_id)
+        .select((
+            mem_sv_txns::store_id,
+            mem_sv_txns::card_id,
+            mem_sv_txns::amount_fen,
+        ))
+        .first(c)?;
+    let entries: Vec<(Option<String>, String, Option<String>, i64)> = mem_sv_entries::table
+        .filter(mem_sv_entries::txn_id.eq(txn_id))
+        .select((
+            mem_sv_entries::card_id,
+            mem_sv_entries::account,
+            mem_sv_entries::bonus_lot_id,
+            mem_sv_entries::amount_fen,
+        ))
+        .order(mem_sv_entries::id)
+        .load(c)?;
+    let legs: Vec<Leg> = entries
+        .into_iter()
+        .map(|(card_id, account, lot_id, amount)| Leg {
+            card_id,
+            account,
+            lot_id,
+            amount: -amount,
+        })
+        .collect();
+    post_sv(
+        c,
+        actor,
+        now,
+        &SvTxn {
+            store_id: &store_id,
+            card_id: &card_id,
+            kind,
+            amount_fen: -amount,
+            payment_method: None,
+            ref_id: None,
+            reverses: Some(txn_id),
+            terminal_id: None,
+            memo,
+        },
+        &legs,
+    )
+}
+
+pub(crate) struct PointsTxn<'a> {
+    pub store_id: &'a str,
+    pub member_id: &'a str,
+    pub kind: &'a str,
+    pub reason: &'a str,
+    pub ref_id: Option<&'a str>,
+    pub reverses: Option<&'a str>,
+}
+
+/// One points entry: `member = true` for the member's own track, else a counter account.
+#[derive(Debug, Clone)]
+pub(crate) struct PointsLeg {
+    pub member: bool,
+    pub track: &'static str,
+    pub account: String,
+    pub amount: i64,
+    pub expires_at: Option<chrono::NaiveDateTime>,
+}
+
+impl PointsLeg {
+    pub fn member(track: &'static str, amount: i64) -> PointsLeg {
+        PointsLeg {
+            member: true,
+            track,
+            account: "member".into(),
+            amount,
+            expires_at: None,
+        }
+    }
+    pub fn counter(track: &'static str, account: &str, amount: i64) -> PointsLeg {
+        PointsLeg {
+            member: false,
+            track,
+            account: account.into(),
+            amount,
+            expires_at: None,
+        }
+    }
+}
+
+/// Writes a points transaction; each track's entries sum to zero.
+pub(crate) fn post_points(
+    c: &mut DbConnection,
+    actor: &Actor,
+    now: chrono::NaiveDateTime,
+    t: &PointsTxn<'_>,
+    legs: &[PointsLeg],
+) -> Result<String> {
+    for track in [TIER, REDEEMABLE] {
+        let s: i64 = legs
+            .iter()
+            .filter(|l| l.track == track)
+            .map(|l| l.amount)
+            .sum();
+        if s != 0 {
+            return Err(MembershipError::Internal(
+                "points transaction does not balance".into(),
+            ));
+        }
+    }
+    let id = dms_core::new_id();
+    diesel::insert_into(mem_points_txns::table)
+        .values((
+            mem_points_txns::id.eq(&id),
+            mem_points_txns::store_id.eq(t.store_id),
+            mem_points_txns::member_id.eq(t.member_id),
+            mem_points_txns::kind.eq(t.kind),
+            mem_points_txns::reason.eq(t.reason),
+            mem_points_txns::ref_id.eq(t.ref_id),
+            mem_points_txns::reverses_txn_id.eq(t.reverses),
+            mem_points_txns::actor_kind.eq(actor.kind),
+            mem_points_txns::actor_id.eq(actor.id.as_deref()),
+            mem_points_txns::created_at.eq(now),
+        ))
+        .execute(c)
+        .map_err(|e| {
+            if dms_db::is_unique_violation(&e) {
+                MembershipError::conflict("reverses", "already reversed")
+            } else {
+                e.into()
+            }
+        })?;
+    for leg in legs.iter().filter(|l| l.amount != 0) {
+        diesel::insert_into(mem_points_entries::table)
+            .values((
+                mem_points_entries::id.eq(dms_core::new_id()),
+                mem_points_entries::txn_id.eq(&id),
+                mem_points_entries::store_id.eq(t.store_id),
+                mem_points_entries::member_id.eq(leg.member.then_some(t.member_id)),
+                mem_points_entries::track.eq(leg.track),
+                mem_points_entries::account.eq(&leg.account),
+                mem_points_entries::amount.eq(leg.amount),
+                mem_points_entries::expires_at.eq(leg.expires_at),
+                mem_points_entries::created_at.eq(now),
+            ))
+            .execute(c)?;
+        if !leg.member {
+            continue;
+        }
+        let q = diesel::update(mem_members::table.find(t.member_id));
+        let r = if leg.track == TIER {
+            q.set((
+                mem_members::tier_points.eq(mem_members::tier_points + leg.amount),
+                mem_members::updated_at.eq(now),
+            ))
+            .execute(c)
+        } else {
+            q.set((
+                mem_members::redeemable_points.eq(mem_members::redeemable_points + leg.amount),
+                mem_members::updated_at.eq(now),
+            ))
+            .execute(c)
+        };
+        r.map_err(|e| balance_error(e, "points"))?;
+    }
+    Ok(id)
+}
+
+/// Reverses a points transaction exactly (refused when the member has already spent the
+/// points it earned: the balance may not go negative).
+pub(crate) fn reverse_points(
+    c: &mut DbConnection,
+    actor: &Actor,
+    now: chrono::NaiveDateTime,
+    txn_id: &str,
+    kind: &str,
+    reason: &str,
+) -> Result<String> {
+    let (store_id, member_id): (String, String) = mem_points_txns::table
+        .find(txn_id)
+        .select((mem_points_txns::store_id, mem_points_txns::member_id))
+        .first(c)?;
+    let entries: Vec<(Option<String>, String, String, i64)> = mem_points_entries::table
+        .filter(mem_points_entries::txn_id.eq(txn_id))
+        .select((
+            mem_points_entries::member_id,
+            mem_points_entries::track,
+            mem_points_entries::account,
+            mem_points_entries::amount,
+        ))
+        .order(mem_points_entries::id)
+        .load(c)?;
+    let legs: Vec<PointsLeg> = entries
+        .into_iter()
+        .map(|(m, track, account, amount)| PointsLeg {
+            member: m.is_some(),
+            track: if track == TIER { TIER } else { REDEEMABLE },
+            account,
+            amount: -amount,
+            expires_at: None,
+        })
+        .collect();
+    post_points(
+        c,
+        actor,
+        now,
+        &PointsTxn {
+            store_id: &store_id,
+            member_id: &member_id,
+            kind,
+            reason,
+            ref_id: None,
+            reverses: Some(txn_id),
+        },
+        &legs,
+    )
+}
+
+/// What [`verify_ledgers`] found; empty `problems` means every invariant holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerCheck {
+    pub sv_transactions: i64,
+    pub points_transactions: i64,
+    pub problems: Vec<String>,
+}
+
+/// Checks the invariants over the whole database: every transaction sums to zero (per track
+/// for points); every cached balance equals the sum of its entries; nothing is negative.
+pub fn verify_ledgers(conn: &mut DbConnection) -> Result<LedgerCheck> {
+    let mut out = LedgerCheck::default();
+    // Sums are computed in Rust over i64 so that both engines are checked the same way.
+    let entries: Vec<SvEntryRow> = mem_sv_entries::table
+        .select((
+            mem_sv_entries::txn_id,
+            mem_sv_entries::card_id,
+            mem_sv_entries::account,
+            mem_sv_entries::bonus_lot_id,
+            mem_sv_entries::amount_fen,
+        ))
+        .load(conn)?;
+    let mut per_txn: BTreeMap<String, i64> = BTreeMap::new();
+    let mut per_card: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut per_lot: BTreeMap<String, i64> = BTreeMap::new();
+    for (txn, card, account, lot, amount) in &entries {
+        *per_txn.entry(txn.clone()).or_default() += amount;
+        if let Some(card) = card {
+            *per_card.entry((card.clone(), account.clone())).or_default() += amount;
+        }
+        if let Some(lot) = lot {
+            *per_lot.entry(lot.clone()).or_default() += amount;
+        }
+    }
+    out.sv_transactions = mem_sv_txns::table.count().get_result(conn)?;
+    for (t, s) in &per_txn {
+        if *s != 0 {
+            out.problems.push(format!("sv txn {t} sums to {s}"));
+        }
+    }
+    let cards: Vec<(String, i64, i64)> = mem_cards::table
+        .select((
+            mem_cards::id,
+            mem_cards::principal_fen,
+            mem_cards::bonus_fen,
+        ))
+        .load(conn)?;
+    for (id, p, b) in cards {
+        let lp = per_card
+            .get(&(id.clone(), PRINCIPAL.to_string()))
+            .copied()
+            .unwrap_or(0);
+        let lb = per_card
+            .get(&(id.clone(), BONUS.to_string()))
+            .copied()
+            .unwrap_or(0);
+        if lp != p || lb != b {
+            out.problems
+                .push(format!("card {id}: cached {p}/{b}, ledger {lp}/{lb}"));
+        }
+        if p < 0 || b < 0 {
+            out.problems.push(format!("card {id} negative"));
+        }
+    }
+    let lots: Vec<(String, i64)> = mem_bonus_lots::table
+        .select((mem_bonus_lots::id, mem_bonus_lots::remaining_fen))
+        .load(conn)?;
+    for (id, rem) in lots {
+        let l = per_lot.get(&id).copied().unwrap_or(0);
+        if l != rem || rem < 0 {
+            out.problems
+                .push(format!("bonus lot {id}: cached {rem}, ledger {l}"));
+        }
+    }
+    let pentries: Vec<(String, Option<String>, String, i64)> = mem_points_entries::table
+        .select((
+            mem_points_entries::txn_id,
+            mem_points_entries::member_id,
+            mem_points_entries::track,
+            mem_points_entries::amount,
+        ))
+        .load(conn)?;
+    let mut per_ptxn: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut per_member: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (txn, member, track, amount) in &pentries {
+        *per_ptxn.entry((txn.clone(), track.clone())).or_default() += amount;
+        if let Some(m) = member {
+            *per_member.entry((m.clone(), track.clone())).or_default() += amount;
+        }
+    }
+    out.points_transactions = mem_points_txns::table.count().get_result(conn)?;
+    for ((t, track), s) in &per_ptxn {
+        if *s != 0 {
+            out.problems
+                .push(format!("points txn {t} ({track}) sums to {s}"));
+        }
+    }
+    let members: Vec<(String, i64, i64)> = mem_members::table
+        .select((
+            mem_members::id,
+            mem_members::tier_points,
+            mem_members::redeemable_points,
+        ))
+        .load(conn)?;
+    for (id, tp, rp) in members {
+        let lt = per_member
+            .get(&(id.clone(), TIER.to_string()))
+            .copied()
+            .unwrap_or(0);
+        let lr = per_member
+            .get(&(id.clone(), REDEEMABLE.to_string()))
+            .copied()
+            .unwrap_or(0);
+        if lt != tp || lr != rp || tp < 0 || rp < 0 {
+            out.problems
+                .push(format!("member {id}: cached {tp}/{rp}, ledger {lt}/{lr}"));
+        }
+    }
+    Ok(out)
+}

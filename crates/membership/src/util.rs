@@ -1,0 +1,99 @@
+//! Small helpers shared by the modules: the write wrapper with extra retries, audit, time.
+
+use crate::error::{MembershipError, Result};
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+use dms_core::Clock;
+use dms_db::{DbConnection, TxError};
+use dms_identity::{record_audit, Actor, NewAudit};
+use std::time::Duration;
+
+/// Outer attempts around `dms_db::write_tx` (which itself tries six times). Balance changes on
+/// one hot card under PostgreSQL SERIALIZABLE can lose the race more often than six times when
+/// dozens of terminals hit it at once; a conflict is always safe to retry because the body is
+/// pure database work.
+const OUTER_ATTEMPTS: u32 = 12;
+
+fn in_transaction(conn: &mut DbConnection) -> bool {
+    let status = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    };
+    status
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .is_some_and(|d| d.get() > 0)
+}
+
+/// A write transaction (see `dms_db::write_tx`), retried further on conflicts when it is the
+/// outermost one. Inside a caller's transaction it is a savepoint and the caller owns retries.
+pub(crate) fn write<T, F>(conn: &mut DbConnection, mut body: F) -> Result<T>
+where
+    F: FnMut(&mut DbConnection) -> Result<T>,
+{
+    if in_transaction(conn) {
+        return dms_db::write_tx(conn, &mut body);
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match dms_db::write_tx(conn, &mut body) {
+            Err(e)
+                if attempt < OUTER_ATTEMPTS
+                    && e.diesel_error().is_some_and(dms_db::is_retryable) =>
+            {
+                let jitter = u64::from(rand::random::<u8>() % 20);
+                std::thread::sleep(Duration::from_millis(u64::from(attempt) * 10 + jitter));
+            }
+            other => return other,
+        }
+    }
+}
+
+pub(crate) fn now_db(clock: &dyn Clock) -> chrono::NaiveDateTime {
+    dms_db::to_db_time(clock.now())
+}
+
+pub(crate) fn audit(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    store_id: Option<&str>,
+    action: &str,
+    entity: &str,
+    entity_id: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    record_audit(
+        conn,
+        actor,
+        NewAudit {
+            store_id,
+            action,
+            entity,
+            entity_id,
+            detail,
+        },
+    )?;
+    Ok(())
+}
+
+pub(crate) fn store_exists(conn: &mut DbConnection, store_id: &str) -> Result<()> {
+    use dms_db::schema::stores;
+    let n: i64 = stores::table
+        .filter(stores::id.eq(store_id))
+        .count()
+        .get_result(conn)?;
+    if n == 0 {
+        return Err(MembershipError::NotFound("store"));
+    }
+    Ok(())
+}
+
+/// Validates a positive amount (a money-moving request never moves zero or less).
+pub(crate) fn positive(field: &'static str, m: dms_core::Money) -> Result<i64> {
+    if m.fen() <= 0 {
+        return Err(MembershipError::invalid(field, "must be greater than zero"));
+    }
+    Ok(m.fen())
+}

@@ -1,0 +1,484 @@
+//! The member club on both engines (each test runs as `…::sqlite::name` and `…::postgres::name`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod setup {
+    use crate::common::*;
+    use dms_core::StoreScope;
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+    use rust_decimal::Decimal;
+
+    fn group_default_and_store_override(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let a = store(&mut c, "A01");
+        let b = store(&mut c, "B01");
+        let clock = clock();
+        // Nothing saved: the seed defaults.
+        assert_eq!(
+            effective_config(&mut c, &a).unwrap(),
+            ProgrammeConfig::default()
+        );
+        let group = ProgrammeConfig {
+            term_months: 24,
+            ..Default::default()
+        };
+        set_config(
+            &mut c,
+            &staff(),
+            &StoreScope::AllStores,
+            &clock,
+            None,
+            &group,
+        )
+        .unwrap();
+        let mut over = group.clone();
+        over.tiers[1]
+            .discount_percent
+            .insert(Category::Labour, Decimal::from(7));
+        // A store-scoped manager may not touch the group document, may override its own store,
+        // and cannot see another store.
+        let only_b = StoreScope::Stores(vec![b.clone()]);
+        assert!(matches!(
+            set_config(&mut c, &staff(), &only_b, &clock, None, &over),
+            Err(MembershipError::Forbidden(_))
+        ));
+        assert!(matches!(
+            set_config(&mut c, &staff(), &only_b, &clock, Some(&a), &over),
+            Err(MembershipError::NotFound(_))
+        ));
+        set_config(&mut c, &staff(), &only_b, &clock, Some(&b), &over).unwrap();
+        assert_eq!(effective_config(&mut c, &a).unwrap().term_months, 24);
+        assert_eq!(
+            effective_config(&mut c, &b).unwrap().tiers[1].discount_percent[&Category::Labour],
+            Decimal::from(7)
+        );
+        clear_store_config(&mut c, &staff(), &only_b, &b).unwrap();
+        assert_eq!(effective_config(&mut c, &b).unwrap(), group);
+        let mut bad = group.clone();
+        bad.tiers.clear();
+        assert!(matches!(
+            set_config(&mut c, &staff(), &StoreScope::AllStores, &clock, None, &bad),
+            Err(MembershipError::Invalid { .. })
+        ));
+    }
+
+    fn join_issue_and_scope(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let a = store(&mut c, "A01");
+        let b = store(&mut c, "B01");
+        let clock = clock();
+        let cust = customer(&mut c, &a);
+        let join = JoinMember {
+            customer_id: cust.clone(),
+            store_id: a.clone(),
+            channel: JoinChannel::Fee,
+            tier_code: None,
+            fee_paid: Some(yuan("1000")),
+        };
+        let only_b = StoreScope::Stores(vec![b.clone()]);
+        assert!(matches!(
+            join_member(&mut c, &staff(), &only_b, &clock, &join),
+            Err(MembershipError::NotFound(_))
+        ));
+        let m = join_member(&mut c, &staff(), &StoreScope::AllStores, &clock, &join).unwrap();
+        assert_eq!(m.tier_code, "gold");
+        assert_eq!(m.join_channel, "fee");
+        assert_eq!(
+            m.term_expires_at,
+            dms_db::to_db_time(
+                chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2027, 11, 26, 9, 0, 0).unwrap()
+            )
+        );
+        assert!(matches!(
+            join_member(&mut c, &staff(), &StoreScope::AllStores, &clock, &join),
+            Err(MembershipError::Conflict { .. })
+        ));
+        let card = issue_card(
+            &mut c,
+            &staff(),
+            &StoreScope::AllStores,
+            &clock,
+            &IssueCard {
+                member_id: m.id.clone(),
+                card_no: Some("8800000012345678".into()),
+                chip_uid: Some("04a1b2c3d4".into()),
+                expires_at: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(card.status, "active");
+        assert_eq!(card.masked_no(), "8800********5678");
+        assert_eq!(
+            card_by_chip(&mut c, &StoreScope::AllStores, "04A1B2C3D4")
+                .unwrap()
+                .id,
+            card.id
+        );
+        assert!(matches!(
+            get_card(&mut c, &only_b, &card.id),
+            Err(MembershipError::NotFound(_))
+        ));
+        // Duplicate number and duplicate chip are conflicts.
+        let dup = IssueCard {
+            member_id: m.id.clone(),
+            card_no: Some("8800000012345678".into()),
+            chip_uid: None,
+            expires_at: None,
+        };
+        assert!(matches!(
+            issue_card(&mut c, &staff(), &StoreScope::AllStores, &clock, &dup),
+            Err(MembershipError::Conflict { .. })
+        ));
+        // A batch with one bad row issues nothing.
+        let m2 = member_with_card(&mut c, &a, None).member;
+        let before = cards_of_member(&mut c, &StoreScope::AllStores, &m2.id)
+            .unwrap()
+            .len();
+        let batch = vec![
+            IssueCard {
+                member_id: m2.id.clone(),
+                ..Default::default()
+            },
+            dup.clone(),
+        ];
+        assert!(
+            issue_cards_batch(&mut c, &staff(), &StoreScope::AllStores, &clock, &batch).is_err()
+        );
+        assert_eq!(
+            cards_of_member(&mut c, &StoreScope::AllStores, &m2.id)
+                .unwrap()
+                .len(),
+            before
+        );
+        let ok = vec![
+            IssueCard {
+                member_id: m2.id.clone(),
+                ..Default::default()
+            };
+            3
+        ];
+        let issued =
+            issue_cards_batch(&mut c, &staff(), &StoreScope::AllStores, &clock, &ok).unwrap();
+        assert_eq!(issued.len(), 3);
+        assert_eq!(
+            cards_of_member(&mut c, &StoreScope::AllStores, &m2.id)
+                .unwrap()
+                .len(),
+            before + 3
+        );
+    }
+
+    dms_db::engine_tests!(group_default_and_store_override, join_issue_and_scope);
+}
+
+mod stored_value {
+    use crate::common::*;
+    use dms_core::StoreScope;
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+
+    fn top_up_bonus_and_spending_order(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        let r = top_up_cash(&mut c, &f.card.id, "1000", "k1");
+        assert_eq!(r.bonus, yuan("100"));
+        assert_eq!(r.principal_after, yuan("1000"));
+        assert_eq!(r.bonus_after, yuan("100"));
+        let r = top_up_cash(&mut c, &f.card.id, "999.99", "k2");
+        assert_eq!(r.bonus, yuan("0"));
+        // Default order: bonus first.
+        let d = debit(
+            &mut c,
+            &staff(),
+            &StoreScope::AllStores,
+            &clock(),
+            "d1",
+            &Debit {
+                card_id: f.card.id.clone(),
+                amount: yuan("150.50"),
+                terminal_id: Some("POS-1".into()),
+                memo: "洗车".into(),
+            },
+        )
+        .unwrap()
+        .value;
+        assert_eq!(d.bonus_used, yuan("100"));
+        assert_eq!(d.principal_used, yuan("50.50"));
+        assert_eq!(d.principal_after, yuan("1949.49"));
+        assert_eq!(d.bonus_after, yuan("0"));
+        // After a year the next lot has expired: it is not spendable and the sweep forfeits it.
+        top_up_cash(&mut c, &f.card.id, "3000", "k3");
+        let later = clock();
+        later.advance(chrono::Duration::days(366));
+        let b = card_balances(&mut c, &StoreScope::AllStores, &later, &f.card.id).unwrap();
+        assert_eq!(b.bonus, yuan("400"));
+        assert_eq!(b.bonus_spendable, yuan("0"));
+        assert_eq!(expire_bonus(&mut c, &later).unwrap(), 1);
+        assert_eq!(expire_bonus(&mut c, &later).unwrap(), 0);
+        let b = card_balances(&mut c, &StoreScope::AllStores, &later, &f.card.id).unwrap();
+        assert_eq!(b.bonus, yuan("0"));
+        assert_eq!(b.principal, yuan("4949.49"));
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn idempotency_replays_and_refuses_mismatch(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        let req = TopUp {
+            card_id: f.card.id.clone(),
+            amount: yuan("200"),
+            payment_method: PaymentMethod::BankCard,
+            terminal_id: None,
+        };
+        let all = StoreScope::AllStores;
+        let first = top_up(&mut c, &staff(), &all, &clock(), "same", &req).unwrap();
+        let again = top_up(&mut c, &staff(), &all, &clock(), "same", &req).unwrap();
+        assert!(!first.replayed);
+        assert!(again.replayed);
+        assert_eq!(first.value, again.value);
+        let other = TopUp {
+            amount: yuan("201"),
+            ..req.clone()
+        };
+        assert!(matches!(
+            top_up(&mut c, &staff(), &all, &clock(), "same", &other),
+            Err(MembershipError::IdempotencyMismatch)
+        ));
+        // Another caller's key is its own.
+        let mut someone = staff();
+        someone.id = Some("staff-2".into());
+        assert!(
+            !top_up(&mut c, &someone, &all, &clock(), "same", &req)
+                .unwrap()
+                .replayed
+        );
+        assert_eq!(
+            get_card(&mut c, &all, &f.card.id).unwrap().principal(),
+            yuan("400")
+        );
+        // Old keys are purged after 72 hours.
+        let later = clock();
+        later.advance(chrono::Duration::hours(73));
+        assert_eq!(
+            purge_idempotency(&mut c, dms_core::Clock::now(&later)).unwrap(),
+            2
+        );
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn bad_input_moves_nothing(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        let all = StoreScope::AllStores;
+        top_up_cash(&mut c, &f.card.id, "100", "seed");
+        let mk = |amount: &str| Debit {
+            card_id: f.card.id.clone(),
+            amount: yuan(amount),
+            terminal_id: None,
+            memo: String::new(),
+        };
+        for bad in ["0", "-1"] {
+            assert!(matches!(
+                debit(&mut c, &staff(), &all, &clock(), "x", &mk(bad)),
+                Err(MembershipError::Invalid { .. })
+            ));
+        }
+        assert!(matches!(
+            debit(&mut c, &staff(), &all, &clock(), "x", &mk("100.01")),
+            Err(MembershipError::InsufficientBalance { .. })
+        ));
+        let unknown = Debit {
+            card_id: dms_core::new_id(),
+            ..mk("1")
+        };
+        assert!(matches!(
+            debit(&mut c, &staff(), &all, &clock(), "x", &unknown),
+            Err(MembershipError::NotFound(_))
+        ));
+        assert!(matches!(
+            debit(&mut c, &staff(), &all, &clock(), "", &mk("1")),
+            Err(MembershipError::Invalid { .. })
+        ));
+        report_lost(&mut c, &staff(), &all, &clock(), &f.card.id).unwrap();
+        assert!(matches!(
+            debit(&mut c, &staff(), &all, &clock(), "x", &mk("1")),
+            Err(MembershipError::CardBlocked { .. })
+        ));
+        unblock(&mut c, &staff(), &all, &clock(), &f.card.id).unwrap();
+        let far = clock();
+        far.advance(chrono::Duration::days(365 * 6));
+        assert!(matches!(
+            debit(&mut c, &staff(), &all, &far, "x", &mk("1")),
+            Err(MembershipError::CardExpired)
+        ));
+        // The failed attempts stored no key: the same key now works once.
+        debit(&mut c, &staff(), &all, &clock(), "x", &mk("1")).unwrap();
+        assert_eq!(
+            get_card(&mut c, &all, &f.card.id).unwrap().principal(),
+            yuan("99")
+        );
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn ledger_rows_are_append_only(db: &TestDb) {
+        use dms_db::diesel::prelude::*;
+        use dms_membership::schema::{mem_sv_entries, mem_sv_txns};
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        top_up_cash(&mut c, &f.card.id, "10", "k");
+        assert!(diesel::update(mem_sv_entries::table)
+            .set(mem_sv_entries::amount_fen.eq(1))
+            .execute(&mut *c)
+            .is_err());
+        assert!(diesel::delete(mem_sv_txns::table).execute(&mut *c).is_err());
+        assert_ledgers_ok(&mut c);
+    }
+
+    /// Many threads, each with its own pooled connection, on one card.
+    fn concurrent_operations_neither_create_nor_lose_money(db: &TestDb) {
+        let (card, all) = {
+            let mut c = db.pool.get().unwrap();
+            let s = store(&mut c, "A01");
+            let f = member_with_card(&mut c, &s, None);
+            // 1000 + 100 bonus.
+            top_up_cash(&mut c, &f.card.id, "1000", "fund");
+            (f.card.id, StoreScope::AllStores)
+        };
+        const THREADS: usize = 10;
+        // Phase 1: 50 debits of 30.00 against 1100.00: exactly 36 succeed, nothing overdraws.
+        let ok = std::sync::atomic::AtomicUsize::new(0);
+        let short = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (pool, card, all, ok, short) = (&db.pool, &card, &all, &ok, &short);
+                s.spawn(move || {
+                    for i in 0..5 {
+                        let mut c = pool.get().unwrap();
+                        let r = debit(
+                            &mut c,
+                            &staff(),
+                            all,
+                            &clock(),
+                            &format!("p1-{t}-{i}"),
+                            &Debit {
+                                card_id: card.clone(),
+                                amount: yuan("30"),
+                                terminal_id: None,
+                                memo: String::new(),
+                            },
+                        );
+                        match r {
+                            Ok(_) => ok.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+                            Err(MembershipError::InsufficientBalance { .. }) => {
+                                short.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                            }
+                            Err(e) => panic!("unexpected: {e:?}"),
+                        };
+                    }
+                });
+            }
+        });
+        assert_eq!(ok.into_inner(), 36);
+        assert_eq!(short.into_inner(), 14);
+        {
+            let mut c = db.pool.get().unwrap();
+            let k = get_card(&mut c, &all, &card).unwrap();
+            assert_eq!(k.principal_fen + k.bonus_fen, 2000);
+            assert_ledgers_ok(&mut c);
+        }
+        // Phase 2: 50 requests with one idempotency key: one effect, 49 replays.
+        let fresh = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                let (pool, card, all, fresh) = (&db.pool, &card, &all, &fresh);
+                s.spawn(move || {
+                    for _ in 0..5 {
+                        let mut c = pool.get().unwrap();
+                        let r = top_up(
+                            &mut c,
+                            &staff(),
+                            all,
+                            &clock(),
+                            "one-key",
+                            &TopUp {
+                                card_id: card.clone(),
+                                amount: yuan("500"),
+                                payment_method: PaymentMethod::Online,
+                                terminal_id: None,
+                            },
+                        )
+                        .unwrap();
+                        if !r.replayed {
+                            fresh.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(fresh.into_inner(), 1);
+        // Phase 3: mixed top-ups of 10.00 and debits of 5.00, 10 threads x 8 ops.
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (pool, card, all) = (&db.pool, &card, &all);
+                s.spawn(move || {
+                    for i in 0..8 {
+                        let mut c = pool.get().unwrap();
+                        if i % 2 == 0 {
+                            top_up(
+                                &mut c,
+                                &staff(),
+                                all,
+                                &clock(),
+                                &format!("p3t-{t}-{i}"),
+                                &TopUp {
+                                    card_id: card.clone(),
+                                    amount: yuan("10"),
+                                    payment_method: PaymentMethod::Cash,
+                                    terminal_id: None,
+                                },
+                            )
+                            .unwrap();
+                        } else {
+                            debit(
+                                &mut c,
+                                &staff(),
+                                all,
+                                &clock(),
+                                &format!("p3d-{t}-{i}"),
+                                &Debit {
+                                    card_id: card.clone(),
+                                    amount: yuan("5"),
+                                    terminal_id: None,
+                                    memo: String::new(),
+                                },
+                            )
+                            .unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let mut c = db.pool.get().unwrap();
+        let k = get_card(&mut c, &all, &card).unwrap();
+        // 20.00 left after phase 1, +500.00, +40 x 10.00, -40 x 5.00.
+        assert_eq!(
+            k.principal_fen + k.bonus_fen,
+            2000 + 50_000 + 40_000 - 20_000
+        );
+        assert_ledgers_ok(&mut c);
+    }
+
+    dms_db::engine_tests!(
+        top_up_bonus_and_spending_order,
+        idempotency_replays_and_refuses_mismatch,
+        bad_input_moves_nothing,
+        ledger_rows_are_append_only,
+        concurrent_operations_neither_create_nor_lose_money
+    );
+}

@@ -1,0 +1,17 @@
+DROP TABLE mem_tier_changes;
+DROP TABLE mem_qualifying_events;
+DROP TABLE mem_gift_redemptions;
+DROP TABLE mem_gifts;
+DROP TABLE mem_coupons;
+DROP TABLE mem_coupon_templates;
+DROP TABLE mem_checkouts;
+DROP TABLE mem_idempotency;
+DROP TABLE mem_points_entries;
+DROP TABLE mem_points_txns;
+DROP TABLE mem_sv_entries;
+DROP TABLE mem_bonus_lots;
+DROP TABLE mem_sv_txns;
+DROP TABLE mem_cards;
+DROP TABLE mem_members;
+DROP TABLE mem_programme_configs;
+DROP FUNCTION mem_append_only();
