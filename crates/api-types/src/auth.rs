@@ -7,8 +7,10 @@ use validator::Validate;
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub username: String,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
 }
 
@@ -29,6 +31,7 @@ pub struct TokenResponse {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub refresh_token: String,
 }
 
@@ -45,6 +48,7 @@ pub struct LogoutRequest {
 pub struct CustomerCodeRequest {
     /// 11-digit mainland mobile number.
     #[validate(length(equal = 11))]
+    #[schema(min_length = 11, max_length = 11, pattern = "^1[3-9][0-9]{9}$")]
     pub phone: String,
 }
 
@@ -52,9 +56,11 @@ pub struct CustomerCodeRequest {
 #[serde(deny_unknown_fields)]
 pub struct CustomerLoginRequest {
     #[validate(length(equal = 11))]
+    #[schema(min_length = 11, max_length = 11, pattern = "^1[3-9][0-9]{9}$")]
     pub phone: String,
     /// The 6-digit code sent by SMS.
     #[validate(length(equal = 6))]
+    #[schema(min_length = 6, max_length = 6, pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -92,6 +98,7 @@ pub struct CustomerMe {
     pub id: String,
     pub name: String,
     /// Masked, e.g. `138****8000`.
+    #[schema(pattern = "^1[3-9][0-9]{9}$")]
     pub phone: String,
     pub store_id: String,
 }

@@ -36,9 +36,13 @@ pub struct FieldError {
 pub struct PageParams {
     /// The `next_cursor` of the previous page.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
     /// Rows per page, 1-200 (default 50).
     #[validate(range(min = 1, max = 200))]
+    #[schema(minimum = 1, maximum = 200)]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

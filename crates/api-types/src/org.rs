@@ -22,14 +22,18 @@ crate::page_type!(StorePage, StoreDto);
 pub struct CreateStoreRequest {
     /// 2-16 letters, digits or '-'.
     #[validate(length(min = 2, max = 16))]
+    #[schema(min_length = 2, max_length = 16, pattern = "^[A-Za-z0-9-]+$")]
     pub code: String,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     #[serde(default)]
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub address: String,
     #[serde(default)]
     #[validate(length(max = 32))]
+    #[schema(max_length = 32)]
     pub phone: String,
 }
 
@@ -37,10 +41,13 @@ pub struct CreateStoreRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateStoreRequest {
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub address: Option<String>,
     #[validate(length(max = 32))]
+    #[schema(max_length = 32)]
     pub phone: Option<String>,
     pub active: Option<bool>,
 }
@@ -50,6 +57,7 @@ pub struct UpdateStoreRequest {
 pub struct RoleGrantDto {
     /// A role code from `GET /api/v1/roles`, e.g. `cashier`.
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub role: String,
     /// The store the role holds in; absent for a group-wide role.
     #[serde(default)]
@@ -84,13 +92,17 @@ crate::page_type!(StaffPage, StaffDto);
 #[serde(deny_unknown_fields)]
 pub struct CreateStaffRequest {
     #[validate(length(min = 3, max = 32))]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9._-]+$")]
     pub username: String,
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: String,
     /// At least 8 characters.
     #[validate(length(min = 8, max = 256))]
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     #[validate(length(min = 1, max = 50), nested)]
+    #[schema(min_items = 1, max_items = 50)]
     pub roles: Vec<RoleGrantDto>,
 }
 
@@ -98,9 +110,11 @@ pub struct CreateStaffRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaffRequest {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
     /// `active` or `disabled`.
     #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
     pub status: Option<String>,
 }
 
@@ -109,6 +123,7 @@ pub struct UpdateStaffRequest {
 pub struct SetRolesRequest {
     /// The user's roles in the caller's stores; roles elsewhere are kept.
     #[validate(length(max = 50), nested)]
+    #[schema(max_items = 50)]
     pub roles: Vec<RoleGrantDto>,
 }
 
@@ -116,6 +131,7 @@ pub struct SetRolesRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     #[validate(length(min = 8, max = 256))]
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
 }
 
@@ -154,10 +170,13 @@ crate::page_type!(CustomerPage, CustomerDto);
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomerRequest {
+    /// The customer's home store (one of the caller's).
     pub store_id: String,
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// 11-digit mainland mobile number.
     #[validate(length(equal = 11))]
+    #[schema(min_length = 11, max_length = 11, pattern = "^1[3-9][0-9]{9}$")]
     pub phone: String,
 }

@@ -124,6 +124,74 @@ impl utoipa::Modify for SecurityAddon {
     }
 }
 
+/// Every operation that reads a JSON body can also answer 400 (not JSON), 413 (too large) and
+/// 415 (not `application/json`): the body extractor does this for all of them, so it is
+/// documented here once rather than in each handler.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |why: &str| {
+            ResponseBuilder::new()
+                .description(why)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.post, &mut item.put, &mut item.patch]
+                .into_iter()
+                .flatten()
+            {
+                if op.request_body.is_none() {
+                    continue;
+                }
+                for (code, why) in [
+                    ("400", "Body is not valid JSON"),
+                    ("413", "Body too large"),
+                    ("415", "Body is not application/json"),
+                ] {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| problem(why).into());
+                }
+            }
+        }
+    }
+}
+
+/// The role and status codes the API accepts, listed in the schema from the code that defines
+/// them, so clients (and the fuzzer) know the valid values.
+struct RoleCodes;
+
+impl utoipa::Modify for RoleCodes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Object, Schema};
+        use utoipa::openapi::RefOr;
+        let roles: Vec<&str> = dms_identity::Role::ALL.iter().map(|r| r.code()).collect();
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let mut set_enum = |schema: &str, field: &str, values: &[&str]| {
+            if let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(schema) {
+                if let Some(RefOr::T(Schema::Object(prop))) = obj.properties.get_mut(field) {
+                    let mut with_enum: Object = prop.clone();
+                    with_enum.enum_values = Some(values.iter().map(|v| (*v).into()).collect());
+                    *prop = with_enum;
+                }
+            }
+        };
+        set_enum("RoleGrantDto", "role", &roles);
+        set_enum("UpdateStaffRequest", "status", &["active", "disabled"]);
+    }
+}
+
 fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     use routes::*;
     cfg.service(auth::login)
@@ -170,7 +238,12 @@ fn documented_app() -> utoipa_actix_web::UtoipaApp<
 /// The OpenAPI document, generated from the registered handlers: what is routed is what is
 /// documented.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_app().split_for_parts().1
+    use utoipa::Modify;
+    let mut spec = documented_app().split_for_parts().1;
+    // These look at the registered operations, which exist only once the app is assembled.
+    CommonResponses.modify(&mut spec);
+    RoleCodes.modify(&mut spec);
+    spec
 }
 
 async fn request_id_mw(

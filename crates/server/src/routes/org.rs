@@ -447,18 +447,23 @@ pub async fn delete_staff(
 pub struct AuditParams {
     /// The `next_cursor` of the previous page.
     #[validate(length(min = 1, max = 200))]
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
     /// Rows per page, 1-200 (default 50).
     #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Only entries about this kind of row, e.g. `staff_user`, `store`.
     #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
     pub entity: Option<String>,
     /// Only entries about this row.
     #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
     pub entity_id: Option<String>,
     /// Only entries by this actor.
     #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
     pub actor_id: Option<String>,
 }
 
