@@ -9,6 +9,7 @@
 mod customers;
 mod engine;
 mod error;
+mod merge;
 pub mod schema;
 mod validate;
 mod vehicles;
@@ -22,6 +23,7 @@ pub use customers::{
     NewPhone, SearchKind,
 };
 pub use error::{CrmError, DuplicateMatch, MatchKind};
+pub use merge::{merge_customers, CustomerLinks, FnLinks, MergeRegistry, MergeReport};
 pub use validate::{
     check_phone, check_plate, name_key, normalize_phone, normalize_plate, vin_check_digit,
     IdNumber, Vin, VinPolicy,

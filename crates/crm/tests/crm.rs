@@ -6,3 +6,9 @@ mod common;
 
 #[path = "crm/customers.rs"]
 mod customers;
+
+#[path = "crm/vehicles.rs"]
+mod vehicles;
+
+#[path = "crm/merge.rs"]
+mod merge;
