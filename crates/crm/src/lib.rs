@@ -9,6 +9,7 @@
 mod customers;
 mod engine;
 mod error;
+mod leads;
 mod merge;
 pub mod schema;
 mod validate;
@@ -23,6 +24,12 @@ pub use customers::{
     NewPhone, SearchKind,
 };
 pub use error::{CrmError, DuplicateMatch, MatchKind};
+pub use leads::{
+    assign_lead, convert_lead, create_lead, get_lead, lead_contacts_of, lead_conversion,
+    lead_grade_history, list_leads, log_lead_contact, mark_lead_lost, overdue_leads, ConversionRow,
+    IntentGrade, Lead, LeadAccess, LeadCadence, LeadContact, LeadContactInput, LeadFilter,
+    LeadGradeChange, NewLead, LEAD_SOURCES,
+};
 pub use merge::{merge_customers, CustomerLinks, FnLinks, MergeRegistry, MergeReport};
 pub use validate::{
     check_phone, check_plate, name_key, normalize_phone, normalize_plate, vin_check_digit,

@@ -12,3 +12,6 @@ mod vehicles;
 
 #[path = "crm/merge.rs"]
 mod merge;
+
+#[path = "crm/leads.rs"]
+mod leads;
