@@ -12,7 +12,6 @@
 //! [`verify_ledgers`] proves them equal to the entry sums. The database refuses UPDATE and DELETE
 //! on ledger rows (triggers), and CHECK constraints refuse a negative cached balance as a last
 //! line of defence behind the checks in code.
-#![allow(dead_code)] // TEMP: points posting is used by the checkout step that follows
 
 use crate::error::{MembershipError, Result};
 use crate::schema::{

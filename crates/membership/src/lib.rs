@@ -7,7 +7,9 @@
 //! money-moving one takes an idempotency key (see [`idempotency`]).
 
 pub mod cards;
+pub mod checkout;
 pub mod config;
+pub mod coupons;
 mod error;
 pub mod idempotency;
 mod ledger;
@@ -20,9 +22,18 @@ pub use cards::{
     card_by_chip, card_by_number, cards_of_member, change_expiry, freeze, get_card, issue_card,
     issue_cards_batch, mask_card_no, report_lost, unblock, Card, IssueCard,
 };
+pub use checkout::{
+    checkout, get_receipt, price_basket, quote, void_checkout, AppliedCoupon, BasketLine,
+    CheckoutPermissions, CheckoutRequest, DiscountOverride, PricedBasket, PricedLine, Receipt,
+    Tender, VoidCheckout,
+};
 pub use config::{
     clear_store_config, effective_config, group_config, set_config, BonusSpendOrder, Category,
     Entitlement, ProgrammeConfig, RenewalRules, Tier, TopUpBonusRule, UpgradeRules,
+};
+pub use coupons::{
+    coupons_of_member, create_coupon_template, issue_coupon, issue_coupons_to_segment, void_coupon,
+    Coupon, CouponKind, CouponTemplate, NewCouponTemplate, Segment,
 };
 pub use error::{MembershipError, Result};
 pub use idempotency::{purge_idempotency, Replayable};

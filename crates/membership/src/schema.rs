@@ -223,6 +223,7 @@ diesel::table! {
         member_id -> Text,
         kind -> Text,
         amount_fen -> BigInt,
+        ref_id -> Nullable<Text>,
         occurred_at -> Timestamp,
     }
 }

@@ -482,3 +482,420 @@ mod stored_value {
         concurrent_operations_neither_create_nor_lose_money
     );
 }
+
+mod checkout {
+    use crate::common::*;
+    use dms_core::StoreScope;
+    use dms_db::testing::TestDb;
+    use dms_db::DbConnection;
+    use dms_membership::*;
+    use rust_decimal::Decimal;
+
+    fn line(cat: Category, qty: &str, price: &str) -> BasketLine {
+        BasketLine {
+            category: cat,
+            item_code: None,
+            description: "项目".into(),
+            quantity: qty.parse().unwrap(),
+            unit_price: yuan(price),
+            insurer_paid: false,
+        }
+    }
+
+    fn template(c: &mut DbConnection, kind: CouponKind, min: &str, cats: Vec<Category>) -> String {
+        let clock = clock();
+        create_coupon_template(
+            c,
+            &staff(),
+            &StoreScope::AllStores,
+            &clock,
+            &NewCouponTemplate {
+                store_id: None,
+                name: "保养券".into(),
+                kind,
+                min_spend: yuan(min),
+                categories: cats,
+                valid_from: dms_core::Clock::now(&clock) - chrono::Duration::days(1),
+                valid_until: dms_core::Clock::now(&clock) + chrono::Duration::days(30),
+                per_member_limit: 2,
+            },
+        )
+        .unwrap()
+        .id
+    }
+
+    fn snapshot(c: &mut DbConnection, f: &Fixture) -> (i64, i64, i64, i64) {
+        let k = get_card(c, &StoreScope::AllStores, &f.card.id).unwrap();
+        let m = get_member(c, &StoreScope::AllStores, &f.member.id).unwrap();
+        (
+            k.principal_fen,
+            k.bonus_fen,
+            m.tier_points,
+            m.redeemable_points,
+        )
+    }
+
+    fn checkout_settles_and_void_reverses_exactly(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, Some("gold"));
+        let all = StoreScope::AllStores;
+        top_up_cash(&mut c, &f.card.id, "1000", "fund");
+        let t = template(
+            &mut c,
+            CouponKind::AmountOff { amount: yuan("50") },
+            "300",
+            vec![Category::Labour, Category::Parts],
+        );
+        let coupon = issue_coupon(&mut c, &staff(), &all, &clock(), &t, &f.member.id).unwrap();
+        let before = snapshot(&mut c, &f);
+        let req = CheckoutRequest {
+            card_id: f.card.id.clone(),
+            store_id: s.clone(),
+            terminal_id: Some("POS-1".into()),
+            lines: vec![
+                line(Category::Labour, "1.5", "333.33"),
+                line(Category::Parts, "4.5", "68.80"),
+                BasketLine {
+                    insurer_paid: true,
+                    ..line(Category::Parts, "1", "2000")
+                },
+            ],
+            coupon_ids: vec![coupon.id.clone()],
+            redeem_points: 0,
+            // Gold: 500.00 - 50.00 + 309.60 - 15.48 - coupon 50.00 = 694.12 for the member.
+            tenders: vec![
+                Tender::StoredValue(yuan("600")),
+                Tender::Cash(yuan("94.12")),
+            ],
+            discount_override: None,
+        };
+        let r = checkout(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "co-1",
+            &req,
+            CheckoutPermissions::default(),
+        )
+        .unwrap();
+        assert!(!r.replayed);
+        let rc = r.value;
+        assert_eq!(rc.basket.member_pays, yuan("694.12"));
+        assert_eq!(rc.basket.insurer_pays, yuan("2000"));
+        assert_eq!(rc.basket.coupon_discount, yuan("50"));
+        assert_eq!(rc.basket.tier_discount, yuan("65.48"));
+        // Bonus first: the 100.00 bonus, then 500.00 principal.
+        assert_eq!(rc.bonus_used, yuan("100"));
+        assert_eq!(rc.principal_used, yuan("500"));
+        assert_eq!(rc.principal_after, yuan("500"));
+        assert_eq!(rc.bonus_after, yuan("0"));
+        // Per line, rounded down: 419.76 → 419 and 274.36 → 274.
+        assert_eq!(rc.basket.points_earned, 693);
+        assert_eq!(rc.redeemable_points_after, 693);
+        assert_eq!(rc.tier_points_after, 693);
+        assert!(rc.masked_card_no.contains("********"));
+        assert_eq!(
+            coupons_of_member(&mut c, &all, &f.member.id).unwrap()[0].status,
+            "used"
+        );
+        // A retry replays; the coupon cannot be used twice.
+        let again = checkout(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "co-1",
+            &req,
+            CheckoutPermissions::default(),
+        )
+        .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.value, rc);
+        assert!(matches!(
+            checkout(
+                &mut c,
+                &staff(),
+                &all,
+                &clock(),
+                "co-2",
+                &req,
+                CheckoutPermissions::default()
+            ),
+            Err(MembershipError::Conflict { .. })
+        ));
+        assert_ledgers_ok(&mut c);
+        let void = VoidCheckout {
+            checkout_id: rc.checkout_id.clone(),
+            reason: "录入错误".into(),
+        };
+        let v = void_checkout(&mut c, &staff(), &all, &clock(), "void-1", &void).unwrap();
+        assert!(v.value.voided);
+        assert_eq!(snapshot(&mut c, &f), before);
+        assert_eq!(
+            coupons_of_member(&mut c, &all, &f.member.id).unwrap()[0].status,
+            "issued"
+        );
+        assert!(
+            void_checkout(&mut c, &staff(), &all, &clock(), "void-1", &void)
+                .unwrap()
+                .replayed
+        );
+        assert!(matches!(
+            void_checkout(&mut c, &staff(), &all, &clock(), "void-2", &void),
+            Err(MembershipError::Conflict { .. })
+        ));
+        assert!(get_receipt(&mut c, &all, &rc.checkout_id).unwrap().voided);
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn checkout_rules_and_bad_input(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let other_store = store(&mut c, "B01");
+        let f = member_with_card(&mut c, &s, None);
+        let g = member_with_card(&mut c, &s, None);
+        let all = StoreScope::AllStores;
+        top_up_cash(&mut c, &f.card.id, "500", "fund");
+        let base = CheckoutRequest {
+            card_id: f.card.id.clone(),
+            store_id: s.clone(),
+            terminal_id: None,
+            lines: vec![line(Category::Labour, "1", "100")],
+            coupon_ids: vec![],
+            redeem_points: 0,
+            tenders: vec![Tender::StoredValue(yuan("100"))],
+            discount_override: None,
+        };
+        let perms = CheckoutPermissions::default();
+        let mut key = 0;
+        let mut go = |c: &mut DbConnection, req: &CheckoutRequest, p: CheckoutPermissions| {
+            key += 1;
+            checkout(c, &staff(), &all, &clock(), &format!("k{key}"), req, p)
+        };
+        let before = snapshot(&mut c, &f);
+        // Tenders must add up.
+        let short = CheckoutRequest {
+            tenders: vec![Tender::StoredValue(yuan("99.99"))],
+            ..base.clone()
+        };
+        assert!(matches!(
+            go(&mut c, &short, perms),
+            Err(MembershipError::Invalid { .. })
+        ));
+        // Override without the permission is forbidden, with it needs a reason and is audited.
+        let over = CheckoutRequest {
+            discount_override: Some(DiscountOverride {
+                percent: Decimal::from(20),
+                reason: "店长批准".into(),
+            }),
+            tenders: vec![Tender::StoredValue(yuan("80"))],
+            ..base.clone()
+        };
+        assert!(matches!(
+            go(&mut c, &over, perms),
+            Err(MembershipError::Forbidden(_))
+        ));
+        let allowed = CheckoutPermissions {
+            may_override_discount: true,
+        };
+        let r = go(&mut c, &over, allowed).unwrap().value;
+        assert_eq!(r.basket.total, yuan("80"));
+        let (audit, _) = dms_identity::list_audit(
+            &mut c,
+            &all,
+            &dms_identity::AuditFilter {
+                entity_id: Some(r.checkout_id.clone()),
+                ..Default::default()
+            },
+            &dms_core::PageRequest::first(10),
+        )
+        .unwrap();
+        assert_eq!(audit[0].action, "membership.checkout.override");
+        assert!(audit[0].detail.contains("店长批准"));
+        // Another member's coupon reads as unknown; a coupon for another category is refused.
+        let t = template(
+            &mut c,
+            CouponKind::AmountOff { amount: yuan("10") },
+            "0",
+            vec![Category::Detailing],
+        );
+        let theirs = issue_coupon(&mut c, &staff(), &all, &clock(), &t, &g.member.id).unwrap();
+        let mine = issue_coupon(&mut c, &staff(), &all, &clock(), &t, &f.member.id).unwrap();
+        let req = CheckoutRequest {
+            coupon_ids: vec![theirs.id.clone()],
+            ..base.clone()
+        };
+        assert!(matches!(
+            go(&mut c, &req, perms),
+            Err(MembershipError::NotFound(_))
+        ));
+        let req = CheckoutRequest {
+            coupon_ids: vec![mine.id.clone()],
+            ..base.clone()
+        };
+        assert!(matches!(
+            go(&mut c, &req, perms),
+            Err(MembershipError::Invalid { .. })
+        ));
+        // Percent off with a cap, on detailing only.
+        let pt = template(
+            &mut c,
+            CouponKind::PercentOff {
+                percent_bp: 1500,
+                cap: Some(yuan("20")),
+            },
+            "0",
+            vec![Category::Detailing],
+        );
+        let pc = issue_coupon(&mut c, &staff(), &all, &clock(), &pt, &f.member.id).unwrap();
+        let req = CheckoutRequest {
+            lines: vec![
+                line(Category::Labour, "1", "100"),
+                line(Category::Detailing, "1", "200"),
+            ],
+            coupon_ids: vec![pc.id.clone()],
+            tenders: vec![Tender::Cash(yuan("280"))],
+            ..base.clone()
+        };
+        let r = go(&mut c, &req, perms).unwrap().value;
+        assert_eq!(r.basket.coupon_discount, yuan("20"));
+        assert_eq!(r.basket.lines[1].coupon_discount, yuan("20"));
+        // A free-item coupon takes one unit of the named item off.
+        let ft = template(
+            &mut c,
+            CouponKind::FreeItem {
+                item_code: "WASH".into(),
+            },
+            "0",
+            vec![],
+        );
+        let fc = issue_coupon(&mut c, &staff(), &all, &clock(), &ft, &f.member.id).unwrap();
+        let req = CheckoutRequest {
+            lines: vec![BasketLine {
+                item_code: Some("WASH".into()),
+                ..line(Category::Detailing, "2", "30")
+            }],
+            coupon_ids: vec![fc.id.clone()],
+            tenders: vec![Tender::Cash(yuan("30"))],
+            ..base.clone()
+        };
+        assert_eq!(
+            go(&mut c, &req, perms).unwrap().value.basket.total,
+            yuan("30")
+        );
+        // Points: not more than the member holds.
+        let req = CheckoutRequest {
+            redeem_points: 100_000,
+            tenders: vec![],
+            lines: vec![line(Category::Labour, "1", "1000")],
+            ..base.clone()
+        };
+        assert!(matches!(
+            go(&mut c, &req, perms),
+            Err(MembershipError::InsufficientBalance { .. })
+        ));
+        // A store outside the caller's scope is unknown; so is an unknown card.
+        let only_other = StoreScope::Stores(vec![other_store.clone()]);
+        assert!(matches!(
+            checkout(&mut c, &staff(), &only_other, &clock(), "z", &base, perms),
+            Err(MembershipError::NotFound(_))
+        ));
+        let req = CheckoutRequest {
+            card_id: dms_core::new_id(),
+            ..base.clone()
+        };
+        assert!(matches!(
+            go(&mut c, &req, perms),
+            Err(MembershipError::NotFound(_))
+        ));
+        // Overdraft is refused.
+        let req = CheckoutRequest {
+            lines: vec![line(Category::Labour, "1", "1000")],
+            tenders: vec![Tender::StoredValue(yuan("1000"))],
+            ..base.clone()
+        };
+        assert!(matches!(
+            go(&mut c, &req, perms),
+            Err(MembershipError::InsufficientBalance { .. })
+        ));
+        // Only the successful override checkout (80.00) moved stored value.
+        let after = snapshot(&mut c, &f);
+        assert_eq!(after.0 + after.1, before.0 + before.1 - 8000);
+        assert_ledgers_ok(&mut c);
+    }
+
+    /// 50 checkouts presenting one single-use coupon at once: exactly one succeeds.
+    fn one_coupon_fifty_checkouts(db: &TestDb) {
+        let (f, coupon) = {
+            let mut c = db.pool.get().unwrap();
+            let s = store(&mut c, "A01");
+            let f = member_with_card(&mut c, &s, None);
+            top_up_cash(&mut c, &f.card.id, "5000", "fund");
+            let t = template(
+                &mut c,
+                CouponKind::AmountOff { amount: yuan("10") },
+                "0",
+                vec![],
+            );
+            let cp = issue_coupon(
+                &mut c,
+                &staff(),
+                &StoreScope::AllStores,
+                &clock(),
+                &t,
+                &f.member.id,
+            )
+            .unwrap();
+            (f, cp)
+        };
+        let ok = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for t in 0..10 {
+                let (pool, f, coupon, ok) = (&db.pool, &f, &coupon, &ok);
+                sc.spawn(move || {
+                    for i in 0..5 {
+                        let mut c = pool.get().unwrap();
+                        let req = CheckoutRequest {
+                            card_id: f.card.id.clone(),
+                            store_id: f.store.clone(),
+                            terminal_id: Some(format!("T{t}")),
+                            lines: vec![line(Category::Labour, "1", "100")],
+                            coupon_ids: vec![coupon.id.clone()],
+                            redeem_points: 0,
+                            tenders: vec![Tender::StoredValue(yuan("90"))],
+                            discount_override: None,
+                        };
+                        match checkout(
+                            &mut c,
+                            &staff(),
+                            &StoreScope::AllStores,
+                            &clock(),
+                            &format!("c-{t}-{i}"),
+                            &req,
+                            CheckoutPermissions::default(),
+                        ) {
+                            Ok(_) => {
+                                ok.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            Err(MembershipError::Conflict { .. }) => {}
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(ok.into_inner(), 1);
+        let mut c = db.pool.get().unwrap();
+        let k = get_card(&mut c, &StoreScope::AllStores, &f.card.id).unwrap();
+        assert_eq!(k.principal_fen + k.bonus_fen, 500_000 + 80_000 - 9_000);
+        assert_ledgers_ok(&mut c);
+    }
+
+    dms_db::engine_tests!(
+        checkout_settles_and_void_reverses_exactly,
+        checkout_rules_and_bad_input,
+        one_coupon_fifty_checkouts
+    );
+}

@@ -219,6 +219,8 @@ CREATE TABLE mem_qualifying_events (
     member_id TEXT NOT NULL REFERENCES mem_members(id),
     kind TEXT NOT NULL CHECK (kind IN ('repair', 'insurance')),
     amount_fen BIGINT NOT NULL,
+    -- The checkout that recorded it (removed again when that checkout is voided).
+    ref_id TEXT,
     occurred_at TIMESTAMP NOT NULL
 );
 CREATE INDEX mem_qualifying_events_member ON mem_qualifying_events (member_id, kind);
