@@ -6,6 +6,7 @@
 //! argument, so tests run on a calendar they control. Changes run in `dms_db::write_tx` and
 //! write an audit entry in the same transaction.
 
+mod care;
 mod customers;
 mod engine;
 mod error;
@@ -15,6 +16,11 @@ pub mod schema;
 mod validate;
 mod vehicles;
 
+pub use care::{
+    care_candidates, care_stats, complete_task, create_task, get_task, list_tasks, run_care_engine,
+    CareCandidate, CareRules, CareRunReport, CareSource, CareStats, FirstServiceRule, FollowUpTask,
+    MaintenanceRule, NewTask, RefusalReason, TaskFilter, TaskOutcome,
+};
 pub use customers::{
     add_customer_address, add_customer_phone, classify_query, create_customer, find_duplicates,
     get_customer, get_customer_profile, has_marketing_consent, has_opted_out, list_customers,

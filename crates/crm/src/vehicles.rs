@@ -552,7 +552,6 @@ pub fn transfer_vehicle(
 
 /// The owner sold the car to someone the dealer does not know: it leaves the customer base
 /// (no more reminders) but keeps its history. Runs inside the caller's transaction.
-#[allow(dead_code)] // used by the care engine (task outcome "car sold")
 pub(crate) fn mark_sold_in_tx(
     c: &mut DbConnection,
     actor: &Actor,

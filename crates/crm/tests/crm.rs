@@ -15,3 +15,6 @@ mod merge;
 
 #[path = "crm/leads.rs"]
 mod leads;
+
+#[path = "crm/care.rs"]
+mod care;
