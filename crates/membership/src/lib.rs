@@ -13,7 +13,9 @@ pub mod coupons;
 mod error;
 pub mod idempotency;
 mod ledger;
+pub mod lifecycle;
 pub mod members;
+pub mod pin;
 pub mod schema;
 pub mod stored_value;
 mod util;
@@ -38,7 +40,11 @@ pub use coupons::{
 pub use error::{MembershipError, Result};
 pub use idempotency::{purge_idempotency, Replayable};
 pub use ledger::{verify_ledgers, LedgerCheck};
+pub use lifecycle::{
+    replace_card, return_card, ReplaceCard, ReplaceResult, ReturnCard, ReturnResult,
+};
 pub use members::{get_member, join_member, member_by_customer, JoinChannel, JoinMember, Member};
+pub use pin::{change_pin, reset_pin, set_pin, verify_pin, Pin, PinPolicy};
 pub use stored_value::{
     card_balances, debit, expire_bonus, split_by_order, top_up, Balances, Debit, DebitResult,
     PaymentMethod, TopUp, TopUpResult,

@@ -899,3 +899,251 @@ mod checkout {
         one_coupon_fifty_checkouts
     );
 }
+
+mod lifecycle {
+    use crate::common::*;
+    use dms_core::StoreScope;
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+
+    fn replace_moves_everything_and_kills_the_old_card(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        let all = StoreScope::AllStores;
+        top_up_cash(&mut c, &f.card.id, "1000", "t1");
+        top_up_cash(&mut c, &f.card.id, "3000", "t2");
+        report_lost(&mut c, &staff(), &all, &clock(), &f.card.id).unwrap();
+        let req = ReplaceCard {
+            card_id: f.card.id.clone(),
+            new_card_no: None,
+            new_chip_uid: Some("0A0B0C0D".into()),
+        };
+        let r = replace_card(&mut c, &staff(), &all, &clock(), "rep", &req).unwrap();
+        assert_eq!(r.value.principal_moved, yuan("4000"));
+        assert_eq!(r.value.bonus_moved, yuan("500"));
+        let again = replace_card(&mut c, &staff(), &all, &clock(), "rep", &req).unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.value.new_card.id, r.value.new_card.id);
+        let old = get_card(&mut c, &all, &f.card.id).unwrap();
+        assert_eq!(old.status, "replaced");
+        assert_eq!(old.principal_fen + old.bonus_fen, 0);
+        assert_eq!(
+            old.replaced_by.as_deref(),
+            Some(r.value.new_card.id.as_str())
+        );
+        let new = get_card(&mut c, &all, &r.value.new_card.id).unwrap();
+        assert_eq!((new.principal(), new.bonus()), (yuan("4000"), yuan("500")));
+        assert_eq!(new.expires_at, old.expires_at);
+        // The old card cannot pay or be unblocked; the new one pays with the moved bonus.
+        let d = |card: &str| Debit {
+            card_id: card.into(),
+            amount: yuan("150"),
+            terminal_id: None,
+            memo: String::new(),
+        };
+        assert!(matches!(
+            debit(&mut c, &staff(), &all, &clock(), "d0", &d(&old.id)),
+            Err(MembershipError::CardBlocked { .. })
+        ));
+        assert!(unblock(&mut c, &staff(), &all, &clock(), &old.id).is_err());
+        let paid = debit(&mut c, &staff(), &all, &clock(), "d1", &d(&new.id))
+            .unwrap()
+            .value;
+        assert_eq!(paid.bonus_used, yuan("150"));
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn return_refunds_principal_only(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        let all = StoreScope::AllStores;
+        top_up_cash(&mut c, &f.card.id, "1000", "t1");
+        debit(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "d1",
+            &Debit {
+                card_id: f.card.id.clone(),
+                amount: yuan("30"),
+                terminal_id: None,
+                memo: String::new(),
+            },
+        )
+        .unwrap();
+        let req = ReturnCard {
+            card_id: f.card.id.clone(),
+            refund_method: PaymentMethod::Transfer,
+            reason: "客户搬家".into(),
+        };
+        let r = return_card(&mut c, &staff(), &all, &clock(), "ret", &req)
+            .unwrap()
+            .value;
+        assert_eq!(r.refunded, yuan("1000"));
+        assert_eq!(r.bonus_forfeited, yuan("70"));
+        let k = get_card(&mut c, &all, &f.card.id).unwrap();
+        assert_eq!(
+            (k.status.as_str(), k.principal_fen, k.bonus_fen),
+            ("closed", 0, 0)
+        );
+        assert!(matches!(
+            return_card(&mut c, &staff(), &all, &clock(), "ret2", &req),
+            Err(MembershipError::Conflict { .. })
+        ));
+        assert!(
+            return_card(&mut c, &staff(), &all, &clock(), "ret", &req)
+                .unwrap()
+                .replayed
+        );
+        // Freeze and expiry changes on a live card.
+        let g = member_with_card(&mut c, &s, None);
+        assert!(freeze(&mut c, &staff(), &all, &clock(), &g.card.id, "").is_err());
+        assert_eq!(
+            freeze(&mut c, &staff(), &all, &clock(), &g.card.id, "纠纷")
+                .unwrap()
+                .status,
+            "frozen"
+        );
+        assert_eq!(
+            unblock(&mut c, &staff(), &all, &clock(), &g.card.id)
+                .unwrap()
+                .status,
+            "active"
+        );
+        let later = dms_core::Clock::now(&clock()) + chrono::Duration::days(3650);
+        let k = change_expiry(&mut c, &staff(), &all, &clock(), &g.card.id, later).unwrap();
+        assert_eq!(k.expires_at, dms_db::to_db_time(later));
+        assert!(change_expiry(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            &g.card.id,
+            dms_core::Clock::now(&clock()) - chrono::Duration::days(1)
+        )
+        .is_err());
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn policy() -> PinPolicy {
+        PinPolicy::new(b"test-pepper-0123456789".to_vec()).unwrap()
+    }
+
+    fn pin_lockout_survives_concurrency_and_staff_reset(db: &TestDb) {
+        let card = {
+            let mut c = db.pool.get().unwrap();
+            let s = store(&mut c, "A01");
+            member_with_card(&mut c, &s, None).card.id
+        };
+        let all = StoreScope::AllStores;
+        let good = Pin::new("246810").unwrap();
+        let bad = Pin::new("000000").unwrap();
+        let clock = clock();
+        {
+            let mut c = db.pool.get().unwrap();
+            assert!(matches!(
+                verify_pin(&mut c, &all, &clock, &policy(), &card, &good),
+                Err(MembershipError::PinNotSet)
+            ));
+            set_pin(&mut c, &staff(), &all, &clock, &policy(), &card, &good).unwrap();
+            assert!(set_pin(&mut c, &staff(), &all, &clock, &policy(), &card, &good).is_err());
+            verify_pin(&mut c, &all, &clock, &policy(), &card, &good).unwrap();
+        }
+        // 8 wrong guesses at once: exactly 5 are counted, then the PIN is locked for 30 minutes.
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let (pool, card, bad, clock, all) = (&db.pool, &card, &bad, &clock, &all);
+                s.spawn(move || {
+                    let mut c = pool.get().unwrap();
+                    let e = verify_pin(&mut c, all, clock, &policy(), card, bad).unwrap_err();
+                    assert!(matches!(
+                        e,
+                        MembershipError::WrongPin { .. } | MembershipError::PinLocked { .. }
+                    ));
+                    // The error text never holds the PIN.
+                    assert!(!format!("{e} {e:?}").contains("000000"));
+                });
+            }
+        });
+        let mut c = db.pool.get().unwrap();
+        let k = get_card(&mut c, &all, &card).unwrap();
+        assert_eq!(k.pin_failures, 5);
+        assert!(k.pin_locked_until.is_some());
+        // Even the right PIN is refused while locked.
+        assert!(matches!(
+            verify_pin(&mut c, &all, &clock, &policy(), &card, &good),
+            Err(MembershipError::PinLocked { until: Some(_) })
+        ));
+        clock.advance(chrono::Duration::minutes(31));
+        for i in 0..5 {
+            let e = verify_pin(&mut c, &all, &clock, &policy(), &card, &bad).unwrap_err();
+            if i < 4 {
+                assert!(matches!(e, MembershipError::WrongPin { .. }), "{e:?}");
+            } else {
+                assert!(
+                    matches!(e, MembershipError::PinLocked { until: None }),
+                    "{e:?}"
+                );
+            }
+        }
+        clock.advance(chrono::Duration::days(1));
+        assert!(matches!(
+            verify_pin(&mut c, &all, &clock, &policy(), &card, &good),
+            Err(MembershipError::PinLocked { until: None })
+        ));
+        assert!(reset_pin(&mut c, &staff(), &all, &clock, &policy(), &card, None, " ").is_err());
+        let fresh = Pin::new("135790").unwrap();
+        reset_pin(
+            &mut c,
+            &staff(),
+            &all,
+            &clock,
+            &policy(),
+            &card,
+            Some(&fresh),
+            "本人持证件",
+        )
+        .unwrap();
+        verify_pin(&mut c, &all, &clock, &policy(), &card, &fresh).unwrap();
+        // Change needs the old PIN; a wrong old PIN counts.
+        let newer = Pin::new("975310").unwrap();
+        assert!(matches!(
+            change_pin(
+                &mut c,
+                &staff(),
+                &all,
+                &clock,
+                &policy(),
+                &card,
+                &bad,
+                &newer
+            ),
+            Err(MembershipError::WrongPin { attempts_left: 4 })
+        ));
+        change_pin(
+            &mut c,
+            &staff(),
+            &all,
+            &clock,
+            &policy(),
+            &card,
+            &fresh,
+            &newer,
+        )
+        .unwrap();
+        verify_pin(&mut c, &all, &clock, &policy(), &card, &newer).unwrap();
+        assert_eq!(get_card(&mut c, &all, &card).unwrap().pin_failures, 0);
+        // A different pepper does not accept the PIN.
+        let other = PinPolicy::new(b"another-pepper-987654".to_vec()).unwrap();
+        assert!(verify_pin(&mut c, &all, &clock, &other, &card, &newer).is_err());
+    }
+
+    dms_db::engine_tests!(
+        replace_moves_everything_and_kills_the_old_card,
+        return_refunds_principal_only,
+        pin_lockout_survives_concurrency_and_staff_reset
+    );
+}
