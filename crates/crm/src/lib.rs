@@ -7,12 +7,14 @@
 //! write an audit entry in the same transaction.
 
 mod care;
+mod complaints;
 mod customers;
 mod engine;
 mod error;
 mod leads;
 mod merge;
 pub mod schema;
+mod surveys;
 mod validate;
 mod vehicles;
 
@@ -20,6 +22,12 @@ pub use care::{
     care_candidates, care_stats, complete_task, create_task, get_task, list_tasks, run_care_engine,
     CareCandidate, CareRules, CareRunReport, CareSource, CareStats, FirstServiceRule, FollowUpTask,
     MaintenanceRule, NewTask, RefusalReason, TaskFilter, TaskOutcome,
+};
+pub use complaints::{
+    assign_complaint, complaint_stats, confirm_complaint, escalate_overdue_complaints,
+    get_complaint, list_complaints, open_complaint, resolve_complaint, Complaint, ComplaintFilter,
+    ComplaintPolicy, ComplaintStats, NewComplaint, Severity, COMPLAINT_CATEGORIES,
+    COMPLAINT_CHANNELS,
 };
 pub use customers::{
     add_customer_address, add_customer_phone, classify_query, create_customer, find_duplicates,
@@ -37,6 +45,11 @@ pub use leads::{
     LeadGradeChange, NewLead, LEAD_SOURCES,
 };
 pub use merge::{merge_customers, CustomerLinks, FnLinks, MergeRegistry, MergeReport};
+pub use surveys::{
+    answer_survey, create_questionnaire, customer_surveys, get_questionnaire, satisfaction,
+    send_survey, Answer, NewQuestionnaire, NewSurvey, Question, QuestionKind, Questionnaire,
+    SatisfactionBy, SatisfactionRow, Survey,
+};
 pub use validate::{
     check_phone, check_plate, name_key, normalize_phone, normalize_plate, vin_check_digit,
     IdNumber, Vin, VinPolicy,

@@ -18,3 +18,6 @@ mod leads;
 
 #[path = "crm/care.rs"]
 mod care;
+
+#[path = "crm/feedback.rs"]
+mod feedback;
