@@ -41,5 +41,6 @@ me=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -H "Authorization: Bearer $token" 
     tee "$work/me.txt" | rate)
 grep -E 'Latency|Non-2xx' "$work/healthz.txt" "$work/me.txt" || true
 if grep -q 'Non-2xx' "$work/me.txt"; then die "authenticated requests failed during the run"; fi
-printf '\n%-28s %12s req/s\n' "GET /healthz" "$healthz" "GET /api/v1/me (auth)" "$me"
+echo
+printf '%-28s %12s req/s\n' "GET /healthz" "$healthz" "GET /api/v1/me (auth)" "$me"
 awk -v a="$me" -v b="$healthz" 'BEGIN { printf "%-28s %12.3f\n", "ratio me / healthz", a / b }'
