@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check CI runs: formatting, clippy (host and the wasm web app), every test on SQLite
-# and PostgreSQL, the web app build, the OpenAPI drift test (part of the tests) and the API
-# fuzz pass. DMS_REQUIRE_PG=1 (set by .ci/run) makes a missing PostgreSQL a failure instead of
+# and PostgreSQL, the web app build and a browser pass over it, the OpenAPI drift test (part
+# of the tests) and the API fuzz pass. DMS_REQUIRE_PG=1 (set by .ci/run) makes a missing PostgreSQL a failure instead of
 # a skip. SKIP_FUZZ=1 leaves out the fuzz pass for a quicker local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,9 @@ cargo test -q --workspace
 
 build_web_app
 test -s frontend/dist/index.html || die "the web app build produced no index.html"
+
+log "web app in headless Chromium"
+scripts/browser-test.sh
 
 if [ "${SKIP_FUZZ:-}" != 1 ]; then
     log "API fuzz pass (schemathesis)"
