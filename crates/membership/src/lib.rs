@@ -11,13 +11,16 @@ pub mod checkout;
 pub mod config;
 pub mod coupons;
 mod error;
+pub mod gifts;
 pub mod idempotency;
 mod ledger;
 pub mod lifecycle;
 pub mod members;
 pub mod pin;
+pub mod points;
 pub mod schema;
 pub mod stored_value;
+pub mod tiers;
 mod util;
 
 pub use cards::{
@@ -38,6 +41,9 @@ pub use coupons::{
     Coupon, CouponKind, CouponTemplate, NewCouponTemplate, Segment,
 };
 pub use error::{MembershipError, Result};
+pub use gifts::{
+    create_gift, list_gifts, redeem_gift, restock_gift, Gift, GiftRedemption, NewGift, RedeemGift,
+};
 pub use idempotency::{purge_idempotency, Replayable};
 pub use ledger::{verify_ledgers, LedgerCheck};
 pub use lifecycle::{
@@ -45,7 +51,12 @@ pub use lifecycle::{
 };
 pub use members::{get_member, join_member, member_by_customer, JoinChannel, JoinMember, Member};
 pub use pin::{change_pin, reset_pin, set_pin, verify_pin, Pin, PinPolicy};
+pub use points::{
+    adjust_points, expire_points, record_insurance, renew_membership, upgrade_with_points,
+    AdjustPoints, PointsBalances, PointsTrack, RenewMembership, Renewal, UpgradeWithPoints,
+};
 pub use stored_value::{
     card_balances, debit, expire_bonus, split_by_order, top_up, Balances, Debit, DebitResult,
     PaymentMethod, TopUp, TopUpResult,
 };
+pub use tiers::{evaluate_tiers, TierEvaluation};

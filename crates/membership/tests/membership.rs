@@ -1147,3 +1147,348 @@ mod lifecycle {
         pin_lockout_survives_concurrency_and_staff_reset
     );
 }
+
+mod points_gifts_tiers {
+    use crate::common::*;
+    use chrono::NaiveDate;
+    use dms_core::{Clock, StoreScope};
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+
+    fn adjust(
+        c: &mut dms_db::DbConnection,
+        m: &str,
+        track: PointsTrack,
+        delta: i64,
+        key: &str,
+    ) -> Result<Replayable<PointsBalances>> {
+        adjust_points(
+            c,
+            &staff(),
+            &StoreScope::AllStores,
+            &clock(),
+            key,
+            &AdjustPoints {
+                member_id: m.into(),
+                track,
+                delta,
+                reason: "补录积分".into(),
+            },
+        )
+    }
+
+    fn points_adjust_expire_renew_and_gifts(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let all = StoreScope::AllStores;
+        // Redeemable points expire after 30 days in this store.
+        let cfg = ProgrammeConfig {
+            redeemable_points_valid_days: Some(30),
+            ..Default::default()
+        };
+        set_config(&mut c, &staff(), &all, &clock(), Some(&s), &cfg).unwrap();
+        let f = member_with_card(&mut c, &s, None);
+        let m = &f.member.id;
+        let b = adjust(&mut c, m, PointsTrack::Redeemable, 3000, "a1")
+            .unwrap()
+            .value;
+        assert_eq!(b.redeemable_points, 3000);
+        assert_eq!(b.tier_points, 0);
+        assert!(matches!(
+            adjust(&mut c, m, PointsTrack::Redeemable, -3001, "a2"),
+            Err(MembershipError::InsufficientBalance { .. })
+        ));
+        assert!(adjust_points(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "a3",
+            &AdjustPoints {
+                member_id: m.clone(),
+                track: PointsTrack::Tier,
+                delta: 5,
+                reason: " ".into()
+            }
+        )
+        .is_err());
+        // Earn 100 points at checkout (they expire in 30 days); adjusted points never expire.
+        top_up_cash(&mut c, &f.card.id, "100", "t");
+        checkout(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "co",
+            &CheckoutRequest {
+                card_id: f.card.id.clone(),
+                store_id: s.clone(),
+                terminal_id: None,
+                lines: vec![BasketLine {
+                    category: Category::Labour,
+                    item_code: None,
+                    description: "工时".into(),
+                    quantity: 1.into(),
+                    unit_price: yuan("100"),
+                    insurer_paid: false,
+                }],
+                coupon_ids: vec![],
+                redeem_points: 0,
+                tenders: vec![Tender::StoredValue(yuan("100"))],
+                discount_override: None,
+            },
+            CheckoutPermissions::default(),
+        )
+        .unwrap();
+        assert_eq!(get_member(&mut c, &all, m).unwrap().redeemable_points, 3100);
+        // A gift of 1000 points; stock 1.
+        let g = create_gift(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            &NewGift {
+                store_id: None,
+                name: "车载吸尘器".into(),
+                points_cost: 1000,
+                stock: 1,
+            },
+        )
+        .unwrap();
+        let redeem = |c: &mut dms_db::DbConnection, key: &str| {
+            redeem_gift(
+                c,
+                &staff(),
+                &all,
+                &clock(),
+                key,
+                &RedeemGift {
+                    member_id: m.clone(),
+                    gift_id: g.id.clone(),
+                    quantity: 1,
+                },
+            )
+        };
+        let r = redeem(&mut c, "g1").unwrap().value;
+        assert_eq!(r.redeemable_points_after, 2100);
+        assert!(matches!(
+            redeem(&mut c, "g2"),
+            Err(MembershipError::Conflict { .. })
+        ));
+        restock_gift(&mut c, &staff(), &all, &clock(), &g.id, 5).unwrap();
+        assert!(restock_gift(&mut c, &staff(), &all, &clock(), &g.id, -6).is_err());
+        // Renewal with 500 points extends the term by a year from its end.
+        let before = get_member(&mut c, &all, m).unwrap();
+        let renewed = renew_membership(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "r1",
+            &RenewMembership {
+                member_id: m.clone(),
+                renewal: Renewal::Points,
+            },
+        )
+        .unwrap()
+        .value;
+        assert_eq!(renewed.redeemable_points, 1600);
+        assert_eq!(
+            renewed.term_expires_at,
+            before
+                .term_expires_at
+                .checked_add_months(chrono::Months::new(12))
+                .unwrap()
+        );
+        assert!(matches!(
+            renew_membership(
+                &mut c,
+                &staff(),
+                &all,
+                &clock(),
+                "r2",
+                &RenewMembership {
+                    member_id: m.clone(),
+                    renewal: Renewal::Insurance {
+                        amount: yuan("2999.99")
+                    },
+                },
+            ),
+            Err(MembershipError::Invalid { .. })
+        ));
+        // After 31 days the 100 earned points have expired — but 1000 + 500 spent since then
+        // consumed them first (oldest first), so nothing is left to expire.
+        let later = clock();
+        later.advance(chrono::Duration::days(31));
+        assert_eq!(expire_points(&mut c, &later).unwrap(), 0);
+        // A fresh member who keeps their earned points loses them.
+        let g2 = member_with_card(&mut c, &s, None);
+        top_up_cash(&mut c, &g2.card.id, "50", "t2");
+        checkout(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "co2",
+            &CheckoutRequest {
+                card_id: g2.card.id.clone(),
+                store_id: s.clone(),
+                terminal_id: None,
+                lines: vec![BasketLine {
+                    category: Category::Parts,
+                    item_code: None,
+                    description: "机油".into(),
+                    quantity: 1.into(),
+                    unit_price: yuan("50"),
+                    insurer_paid: false,
+                }],
+                coupon_ids: vec![],
+                redeem_points: 0,
+                tenders: vec![Tender::StoredValue(yuan("50"))],
+                discount_override: None,
+            },
+            CheckoutPermissions::default(),
+        )
+        .unwrap();
+        assert_eq!(expire_points(&mut c, &later).unwrap(), 50);
+        assert_eq!(expire_points(&mut c, &later).unwrap(), 0);
+        let after = get_member(&mut c, &all, &g2.member.id).unwrap();
+        assert_eq!((after.redeemable_points, after.tier_points), (0, 50));
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn tier_rules_from_config_and_idempotent_job(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let all = StoreScope::AllStores;
+        let today = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        // By cumulative tier points: 20000 reaches gold directly.
+        let a = member_with_card(&mut c, &s, None);
+        adjust(&mut c, &a.member.id, PointsTrack::Tier, 20_000, "tp").unwrap();
+        // By trading 2000 redeemable points: one tier up.
+        let b = member_with_card(&mut c, &s, None);
+        adjust(&mut c, &b.member.id, PointsTrack::Redeemable, 2_500, "rp").unwrap();
+        let up = upgrade_with_points(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "up",
+            &UpgradeWithPoints {
+                member_id: b.member.id.clone(),
+            },
+        )
+        .unwrap()
+        .value;
+        assert_eq!(
+            (up.tier_code.as_str(), up.redeemable_points),
+            ("silver", 500)
+        );
+        assert!(matches!(
+            upgrade_with_points(
+                &mut c,
+                &staff(),
+                &all,
+                &clock(),
+                "up2",
+                &UpgradeWithPoints {
+                    member_id: b.member.id.clone()
+                }
+            ),
+            Err(MembershipError::InsufficientBalance { .. })
+        ));
+        // By one repair of 5000: one tier up.
+        let r = member_with_card(&mut c, &s, None);
+        top_up_cash(&mut c, &r.card.id, "5000", "t");
+        checkout(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "big",
+            &CheckoutRequest {
+                card_id: r.card.id.clone(),
+                store_id: s.clone(),
+                terminal_id: None,
+                lines: vec![BasketLine {
+                    category: Category::Parts,
+                    item_code: None,
+                    description: "变速箱".into(),
+                    quantity: 1.into(),
+                    unit_price: yuan("5000"),
+                    insurer_paid: false,
+                }],
+                coupon_ids: vec![],
+                redeem_points: 0,
+                tenders: vec![Tender::StoredValue(yuan("5000"))],
+                discount_override: None,
+            },
+            CheckoutPermissions::default(),
+        )
+        .unwrap();
+        // By insurance of 7000 in two consecutive years: one tier up; one year is not enough.
+        let i = member_with_card(&mut c, &s, None);
+        let one = member_with_card(&mut c, &s, None);
+        let y1 = clock().now() - chrono::Duration::days(365);
+        record_insurance(&mut c, &staff(), &all, &i.member.id, yuan("7000"), y1).unwrap();
+        record_insurance(
+            &mut c,
+            &staff(),
+            &all,
+            &i.member.id,
+            yuan("7200"),
+            clock().now(),
+        )
+        .unwrap();
+        record_insurance(
+            &mut c,
+            &staff(),
+            &all,
+            &one.member.id,
+            yuan("9000"),
+            clock().now(),
+        )
+        .unwrap();
+        // A member whose term ended is expired and back to standard.
+        let e = member_with_card(&mut c, &s, Some("gold"));
+        let run = evaluate_tiers(&mut c, today).unwrap();
+        assert_eq!(run.upgraded, 3);
+        assert_eq!(run.expired, 0);
+        let tier =
+            |c: &mut dms_db::DbConnection, id: &str| get_member(c, &all, id).unwrap().tier_code;
+        assert_eq!(tier(&mut c, &a.member.id), "gold");
+        // 5000 of parts earn 5000 tier points (silver) and the repair rule lifts one more.
+        assert_eq!(tier(&mut c, &r.member.id), "gold");
+        assert_eq!(tier(&mut c, &i.member.id), "silver");
+        assert_eq!(tier(&mut c, &one.member.id), "standard");
+        // Idempotent: the same day again changes nothing.
+        let again = evaluate_tiers(&mut c, today).unwrap();
+        assert_eq!((again.upgraded, again.expired), (0, 0));
+        let next_year = NaiveDate::from_ymd_opt(2027, 11, 27).unwrap();
+        let run = evaluate_tiers(&mut c, next_year).unwrap();
+        assert_eq!(run.expired, run.examined);
+        let em = get_member(&mut c, &all, &e.member.id).unwrap();
+        assert_eq!(
+            (em.status.as_str(), em.tier_code.as_str()),
+            ("expired", "standard")
+        );
+        assert_eq!(evaluate_tiers(&mut c, next_year).unwrap().examined, 0);
+        // Thresholds come from the configuration: 1000 for a single repair in this store.
+        let mut cfg = ProgrammeConfig::default();
+        cfg.upgrade.single_repair_amount = yuan("1000");
+        set_config(&mut c, &staff(), &all, &clock(), Some(&s), &cfg).unwrap();
+        assert_eq!(
+            effective_config(&mut c, &s)
+                .unwrap()
+                .upgrade
+                .single_repair_amount,
+            yuan("1000")
+        );
+        assert_ledgers_ok(&mut c);
+    }
+
+    dms_db::engine_tests!(
+        points_adjust_expire_renew_and_gifts,
+        tier_rules_from_config_and_idempotent_job
+    );
+}
