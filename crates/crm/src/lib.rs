@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod leads;
 mod merge;
+mod outbox;
 pub mod schema;
 mod surveys;
 mod validate;
@@ -45,6 +46,12 @@ pub use leads::{
     LeadGradeChange, NewLead, LEAD_SOURCES,
 };
 pub use merge::{merge_customers, CustomerLinks, FnLinks, MergeRegistry, MergeReport};
+pub use outbox::{
+    deliver_due_messages, enqueue_message, get_message, record_delivery_receipt, render,
+    DeliveryReport, EmailSender, EnqueueOutcome, HttpSmsGateway, MessageChannel, MessageTemplate,
+    NewMessage, OutboxMessage, OutboxPolicy, Purpose, SendError, SmsGateway, SmtpEmailSender,
+    TemplateSet,
+};
 pub use surveys::{
     answer_survey, create_questionnaire, customer_surveys, get_questionnaire, satisfaction,
     send_survey, Answer, NewQuestionnaire, NewSurvey, Question, QuestionKind, Questionnaire,

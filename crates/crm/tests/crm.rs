@@ -21,3 +21,6 @@ mod care;
 
 #[path = "crm/feedback.rs"]
 mod feedback;
+
+#[path = "crm/outbox.rs"]
+mod outbox;
