@@ -140,7 +140,6 @@ mod tests {
             code: code.into(),
             detail: None,
             errors,
-            request_id: None,
         }))
     }
 

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod crm;
 mod input;
+mod membership;
 mod openapi;
 mod routes;
 mod scope;

@@ -6,6 +6,10 @@ pub mod auth;
 pub mod common;
 pub mod org;
 
+// The domains' bodies stay in their modules (`dms_api_types::membership::TopUpRequest`).
+pub mod crm;
+pub mod membership;
+
 pub use auth::*;
 pub use common::*;
 pub use org::*;

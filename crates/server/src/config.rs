@@ -22,7 +22,12 @@ pub struct Config {
     pub workers: usize,
     pub auth: AuthConfig,
     pub customer_login: CustomerLoginConfig,
+    pub membership: crate::membership::Settings,
+    pub crm: crate::crm::Settings,
 }
+
+/// Reads one `DMS_*` variable (the real environment, or a map in tests).
+pub type EnvLookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -70,6 +75,8 @@ impl Default for Config {
             workers: 0,
             auth: AuthConfig::default(),
             customer_login: CustomerLoginConfig::default(),
+            membership: Default::default(),
+            crm: Default::default(),
         }
     }
 }
@@ -165,6 +172,10 @@ impl Config {
             cfg.auth.login_max_attempts_per_address =
                 num("DMS_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", v)? as usize;
         }
+        cfg.membership
+            .apply_env(&env)
+            .map_err(ConfigError::Invalid)?;
+        cfg.crm.apply_env(&env).map_err(ConfigError::Invalid)?;
         Ok(cfg)
     }
 

@@ -230,6 +230,40 @@ pub fn page_request(p: &PageParams) -> Result<PageRequest, ApiError> {
     })
 }
 
+/// The `Idempotency-Key` header every money- or points-moving request must carry: a retry with
+/// the same key returns the first answer instead of moving money twice. Missing or malformed,
+/// the request is refused before anything is read from the database.
+pub struct IdempotencyKey(pub String);
+
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req
+            .headers()
+            .get(IDEMPOTENCY_HEADER)
+            .map(|v| v.to_str().map(str::to_string));
+        std::future::ready(match value {
+            None => Err(ApiError::invalid(
+                IDEMPOTENCY_HEADER,
+                "required",
+                "money-moving requests need an Idempotency-Key header (e.g. a UUID made once per attempt)",
+            )),
+            Some(Ok(k)) if !k.is_empty() && k.len() <= 128 && k.chars().all(|c| c.is_ascii_graphic()) => {
+                Ok(IdempotencyKey(k))
+            }
+            Some(_) => Err(ApiError::invalid(
+                IDEMPOTENCY_HEADER,
+                "invalid_format",
+                "1-128 visible ASCII characters",
+            )),
+        })
+    }
+}
+
 /// A path id, checked before it reaches a query.
 pub fn path_id(raw: &str, what: &'static str) -> Result<String, ApiError> {
     dms_core::parse_id(raw).map_err(|_| ApiError::NotFound(what))

@@ -6,9 +6,12 @@
 
 pub mod auth;
 pub mod config;
+pub mod crm;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod jobs;
+pub mod membership;
 pub mod routes;
 pub mod seed;
 
@@ -37,6 +40,8 @@ pub struct AppState {
     pub otp: Option<OtpPolicy>,
     pub routes: RouteTable,
     pub spec_json: String,
+    pub membership: membership::DomainState,
+    pub crm: crm::DomainState,
 }
 
 impl AppState {
@@ -63,6 +68,8 @@ impl AppState {
             };
         let spec = openapi();
         Ok(AppState {
+            membership: membership::DomainState::new(&config.membership)?,
+            crm: crm::DomainState::new(&config.crm)?,
             pool,
             throttle: LoginThrottle::new(std::time::Duration::from_secs(
                 config.auth.login_window_secs,
@@ -215,7 +222,9 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(org::list_audit)
         .service(customers::list_customers)
         .service(customers::create_customer)
-        .service(customers::get_customer);
+        .service(customers::get_customer)
+        .configure(crate::membership::configure)
+        .configure(crate::crm::configure);
 }
 
 fn documented_app() -> utoipa_actix_web::UtoipaApp<

@@ -198,6 +198,8 @@ fn serve(cfg: Config, demo: bool) -> Result<(), String> {
     let listen = cfg.listen.clone();
     let workers = cfg.workers;
     let state = actix_web::web::Data::new(AppState::new(cfg, pool)?);
+    dms_server::membership::start_jobs(&state);
+    dms_server::crm::start_jobs(&state);
     actix_web::rt::System::new().block_on(async move {
         let mut server = actix_web::HttpServer::new(move || app(state.clone()));
         if workers > 0 {

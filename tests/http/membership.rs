@@ -1,0 +1,1 @@
+//! The member club over HTTP: cards, top-up, checkout, points, coupons, gifts; money exact under concurrency.
