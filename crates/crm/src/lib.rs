@@ -14,6 +14,7 @@ mod error;
 mod leads;
 mod merge;
 mod outbox;
+mod overview;
 pub mod schema;
 mod surveys;
 mod validate;
@@ -52,6 +53,7 @@ pub use outbox::{
     NewMessage, OutboxMessage, OutboxPolicy, Purpose, SendError, SmsGateway, SmtpEmailSender,
     TemplateSet,
 };
+pub use overview::{customer_360, Customer360, Customer360Section};
 pub use surveys::{
     answer_survey, create_questionnaire, customer_surveys, get_questionnaire, satisfaction,
     send_survey, Answer, NewQuestionnaire, NewSurvey, Question, QuestionKind, Questionnaire,

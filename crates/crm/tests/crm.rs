@@ -24,3 +24,6 @@ mod feedback;
 
 #[path = "crm/outbox.rs"]
 mod outbox;
+
+#[path = "crm/overview.rs"]
+mod overview;
