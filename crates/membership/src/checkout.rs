@@ -699,6 +699,19 @@ pub fn void_checkout(
             if status != "completed" {
                 return Err(MembershipError::conflict("checkout", "already voided"));
             }
+            // Money goes back to the card it came from; a replaced or returned card is dead and
+            // must not receive it (the member settles that at the desk instead).
+            let card_id: String = mem_checkouts::table
+                .find(&req.checkout_id)
+                .select(mem_checkouts::card_id)
+                .first(c)?;
+            let card = load_card(c, &card_id)?;
+            if matches!(card.status.as_str(), "replaced" | "closed") {
+                return Err(MembershipError::conflict(
+                    "checkout",
+                    format!("the card was {} after this checkout", card.status),
+                ));
+            }
             if let Some(t) = &sv {
                 reverse_sv(c, actor, now, t, "checkout_void", &req.reason)?;
             }
@@ -728,10 +741,6 @@ pub fn void_checkout(
                 .execute(c)?;
             let mut receipt: Receipt = serde_json::from_str(&doc)
                 .map_err(|e| MembershipError::Internal(format!("stored receipt: {e}")))?;
-            let card_id: String = mem_checkouts::table
-                .find(&req.checkout_id)
-                .select(mem_checkouts::card_id)
-                .first(c)?;
             let card = load_card(c, &card_id)?;
             let member = load_member(c, &card.member_id)?;
             receipt.voided = true;

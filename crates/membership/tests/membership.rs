@@ -1492,3 +1492,287 @@ mod points_gifts_tiers {
         tier_rules_from_config_and_idempotent_job
     );
 }
+
+mod soak {
+    use crate::common::*;
+    use dms_core::{Money, StoreScope};
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use std::sync::Mutex;
+
+    pub const WORKERS: usize = 8;
+    pub const OPS_PER_WORKER: usize = 40;
+    const MEMBERS: usize = 6;
+
+    /// What the workers were told succeeded.
+    #[derive(Default)]
+    struct Acked {
+        /// Money in: paid + bonus granted.
+        credited: i64,
+        /// Money out: spent, refunded, forfeited (voids subtract from this).
+        debited: i64,
+        sv_txns: Vec<String>,
+        checkouts: Vec<(String, bool)>,
+        ops: usize,
+    }
+
+    fn pick_card(cards: &Mutex<Vec<String>>, rng: &mut StdRng) -> (usize, String) {
+        let cards = cards.lock().unwrap();
+        let i = rng.gen_range(0..cards.len());
+        (i, cards[i].clone())
+    }
+
+    /// A seeded randomized mix of top-ups, debits, checkouts, voids, replacements and returns by
+    /// many workers on a handful of cards. At the end every invariant holds, every acknowledged
+    /// operation is in the database, and the money on the cards equals what the acknowledged
+    /// operations put in minus what they took out.
+    fn randomized_soak_keeps_the_books(db: &TestDb) {
+        let all = StoreScope::AllStores;
+        let (store_id, cards) = {
+            let mut c = db.pool.get().unwrap();
+            let s = store(&mut c, "A01");
+            let cards: Vec<String> = (0..MEMBERS)
+                .map(|_| member_with_card(&mut c, &s, None).card.id)
+                .collect();
+            (s, cards)
+        };
+        let cards = Mutex::new(cards);
+        let acked = Mutex::new(Acked::default());
+        std::thread::scope(|sc| {
+            for w in 0..WORKERS {
+                let (pool, cards, acked, all, store_id) =
+                    (&db.pool, &cards, &acked, &all, &store_id);
+                sc.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(0x5eed_0000 + w as u64);
+                    let mut my_checkouts: Vec<(String, i64)> = Vec::new();
+                    for op in 0..OPS_PER_WORKER {
+                        let mut c = pool.get().unwrap();
+                        let key = format!("w{w}-op{op}");
+                        let roll = rng.gen_range(0..100);
+                        let (slot, card) = pick_card(cards, &mut rng);
+                        let retry = rng.gen_bool(0.1);
+                        if roll < 30 {
+                            let req = TopUp {
+                                card_id: card.clone(),
+                                amount: Money::from_fen(rng.gen_range(1..=120_000)),
+                                payment_method: PaymentMethod::Cash,
+                                terminal_id: None,
+                            };
+                            match top_up(&mut c, &staff(), all, &clock(), &key, &req) {
+                                Ok(r) => {
+                                    if retry {
+                                        let again =
+                                            top_up(&mut c, &staff(), all, &clock(), &key, &req)
+                                                .unwrap();
+                                        assert!(again.replayed);
+                                        assert_eq!(again.value, r.value);
+                                    }
+                                    let mut a = acked.lock().unwrap();
+                                    a.credited += r.value.paid.fen() + r.value.bonus.fen();
+                                    a.sv_txns.push(r.value.txn_id);
+                                    a.ops += 1;
+                                }
+                                Err(MembershipError::CardBlocked { .. }) => {}
+                                Err(e) => panic!("top-up: {e:?}"),
+                            }
+                        } else if roll < 50 {
+                            let req = Debit {
+                                card_id: card.clone(),
+                                amount: Money::from_fen(rng.gen_range(1..=40_000)),
+                                terminal_id: None,
+                                memo: String::new(),
+                            };
+                            match debit(&mut c, &staff(), all, &clock(), &key, &req) {
+                                Ok(r) => {
+                                    let mut a = acked.lock().unwrap();
+                                    a.debited +=
+                                        r.value.principal_used.fen() + r.value.bonus_used.fen();
+                                    a.sv_txns.push(r.value.txn_id);
+                                    a.ops += 1;
+                                }
+                                Err(MembershipError::CardBlocked { .. })
+                                | Err(MembershipError::InsufficientBalance { .. }) => {}
+                                Err(e) => panic!("debit: {e:?}"),
+                            }
+                        } else if roll < 80 {
+                            let price = rng.gen_range(100..=50_000);
+                            let sv = rng.gen_range(0..=price);
+                            let mut tenders = vec![];
+                            if sv > 0 {
+                                tenders.push(Tender::StoredValue(Money::from_fen(sv)));
+                            }
+                            if price > sv {
+                                tenders.push(Tender::BankCard(Money::from_fen(price - sv)));
+                            }
+                            let req = CheckoutRequest {
+                                card_id: card.clone(),
+                                store_id: store_id.clone(),
+                                terminal_id: Some(format!("T{w}")),
+                                lines: vec![BasketLine {
+                                    category: Category::Other,
+                                    item_code: None,
+                                    description: "soak".into(),
+                                    quantity: 1.into(),
+                                    unit_price: Money::from_fen(price),
+                                    insurer_paid: false,
+                                }],
+                                coupon_ids: vec![],
+                                redeem_points: 0,
+                                tenders,
+                                discount_override: None,
+                            };
+                            match checkout(
+                                &mut c,
+                                &staff(),
+                                all,
+                                &clock(),
+                                &key,
+                                &req,
+                                CheckoutPermissions::default(),
+                            ) {
+                                Ok(r) => {
+                                    let used =
+                                        r.value.principal_used.fen() + r.value.bonus_used.fen();
+                                    let mut a = acked.lock().unwrap();
+                                    a.debited += used;
+                                    a.checkouts.push((r.value.checkout_id.clone(), false));
+                                    a.ops += 1;
+                                    my_checkouts.push((r.value.checkout_id, used));
+                                }
+                                Err(MembershipError::CardBlocked { .. })
+                                | Err(MembershipError::InsufficientBalance { .. }) => {}
+                                Err(e) => panic!("checkout: {e:?}"),
+                            }
+                        } else if roll < 90 {
+                            if my_checkouts.is_empty() {
+                                continue;
+                            }
+                            let (id, used) =
+                                my_checkouts.swap_remove(rng.gen_range(0..my_checkouts.len()));
+                            let req = VoidCheckout {
+                                checkout_id: id.clone(),
+                                reason: "soak".into(),
+                            };
+                            match void_checkout(&mut c, &staff(), all, &clock(), &key, &req) {
+                                Ok(_) => {
+                                    let mut a = acked.lock().unwrap();
+                                    a.debited -= used;
+                                    if let Some(e) = a.checkouts.iter_mut().find(|e| e.0 == id) {
+                                        e.1 = true;
+                                    }
+                                    a.ops += 1;
+                                }
+                                // The points it earned were spent, or its card was replaced and
+                                // the money moved on: refused, nothing changes.
+                                Err(MembershipError::Conflict { .. })
+                                | Err(MembershipError::InsufficientBalance { .. }) => {}
+                                Err(e) => panic!("void: {e:?}"),
+                            }
+                        } else if roll < 97 {
+                            let req = ReplaceCard {
+                                card_id: card.clone(),
+                                new_card_no: None,
+                                new_chip_uid: None,
+                            };
+                            match replace_card(&mut c, &staff(), all, &clock(), &key, &req) {
+                                Ok(r) => {
+                                    let mut cs = cards.lock().unwrap();
+                                    if cs[slot] == card {
+                                        cs[slot] = r.value.new_card.id;
+                                    }
+                                    acked.lock().unwrap().ops += 1;
+                                }
+                                Err(MembershipError::Conflict { .. }) => {}
+                                Err(e) => panic!("replace: {e:?}"),
+                            }
+                        } else {
+                            let req = ReturnCard {
+                                card_id: card.clone(),
+                                refund_method: PaymentMethod::Transfer,
+                                reason: "soak".into(),
+                            };
+                            match return_card(&mut c, &staff(), all, &clock(), &key, &req) {
+                                Ok(r) => {
+                                    {
+                                        let mut a = acked.lock().unwrap();
+                                        a.debited +=
+                                            r.value.refunded.fen() + r.value.bonus_forfeited.fen();
+                                        a.ops += 1;
+                                    }
+                                    // The member comes back later with a new card.
+                                    let member = get_card(&mut c, all, &card).unwrap().member_id;
+                                    let fresh = issue_card(
+                                        &mut c,
+                                        &staff(),
+                                        all,
+                                        &clock(),
+                                        &IssueCard {
+                                            member_id: member,
+                                            ..Default::default()
+                                        },
+                                    )
+                                    .unwrap();
+                                    let mut cs = cards.lock().unwrap();
+                                    if cs[slot] == card {
+                                        cs[slot] = fresh.id;
+                                    }
+                                }
+                                Err(MembershipError::Conflict { .. }) => {}
+                                Err(e) => panic!("return: {e:?}"),
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let a = acked.into_inner().unwrap();
+        let mut c = db.pool.get().unwrap();
+        assert_ledgers_ok(&mut c);
+        use dms_db::diesel::prelude::*;
+        use dms_membership::schema::{mem_cards, mem_checkouts, mem_sv_txns};
+        for t in &a.sv_txns {
+            let n: i64 = mem_sv_txns::table
+                .filter(mem_sv_txns::id.eq(t))
+                .count()
+                .get_result(&mut *c)
+                .unwrap();
+            assert_eq!(n, 1, "acknowledged transaction {t} missing");
+        }
+        for (id, voided) in &a.checkouts {
+            let status: String = mem_checkouts::table
+                .find(id)
+                .select(mem_checkouts::status)
+                .first(&mut *c)
+                .unwrap();
+            assert_eq!(status == "voided", *voided, "checkout {id}");
+        }
+        let balances: Vec<(String, i64, i64)> = mem_cards::table
+            .select((
+                mem_cards::status,
+                mem_cards::principal_fen,
+                mem_cards::bonus_fen,
+            ))
+            .load(&mut *c)
+            .unwrap();
+        let on_cards: i64 = balances.iter().map(|(_, p, b)| p + b).sum();
+        // Dead cards hold nothing: replacement moved it, return paid it out.
+        for (status, p, b) in &balances {
+            if status == "replaced" || status == "closed" {
+                assert_eq!((p, b), (&0, &0), "{status} card holds money");
+            }
+        }
+        assert_eq!(on_cards, a.credited - a.debited);
+        eprintln!(
+            "soak: {} workers x {} ops, {} acknowledged, {} stored-value transactions, {} on cards",
+            WORKERS,
+            OPS_PER_WORKER,
+            a.ops,
+            verify_ledgers(&mut c).unwrap().sv_transactions,
+            Money::from_fen(on_cards)
+        );
+    }
+
+    dms_db::engine_tests!(randomized_soak_keeps_the_books);
+}
