@@ -264,16 +264,20 @@ pub fn care_candidates(
     let cu = rules.catch_up_days;
     let window_start = today - Duration::days(i64::from(cu));
 
-    // Delivery-based calls: thank-you, N-day call, the periodic calls.
-    let longest = rules
-        .periodic_call_months
-        .map_or(0, |_| rules.periodic_call_for_months)
-        .max(1);
-    let oldest_delivery = add_months_back(today, longest) - Duration::days(i64::from(cu) + 31);
-    let delivered = load_vehicles(conn, |q| {
-        q.filter(vehicles::delivery_date.ge(oldest_delivery))
-            .filter(vehicles::delivery_date.le(today))
-    })?;
+    // Delivery-based calls: thank-you, N-day call, the periodic calls. Only the delivery
+    // days that make one of them fall due in the window are read (a few hundred dates at
+    // most), so the query stays on the delivery-date index however large the fleet.
+    let delivered = {
+        let dates = delivery_dates_of_interest(today, rules);
+        let mut all = Vec::new();
+        for chunk in dates.chunks(200) {
+            let chunk = chunk.to_vec();
+            all.extend(load_vehicles(conn, |q| {
+                q.filter(vehicles::delivery_date.eq_any(chunk))
+            })?);
+        }
+        all
+    };
     for v in &delivered {
         let (Some(d), Some(cust)) = (v.delivery_date, owned_active(v)) else {
             continue;
@@ -506,6 +510,40 @@ pub fn care_candidates(
         }
     }
     Ok(out)
+}
+
+/// Delivery days for which some delivery rule falls due within the catch-up window ending
+/// today.
+fn delivery_dates_of_interest(today: NaiveDate, rules: &CareRules) -> Vec<NaiveDate> {
+    let cu = i64::from(rules.catch_up_days);
+    let mut set = std::collections::BTreeSet::new();
+    for back in 0..=cu {
+        let d = today - Duration::days(back);
+        if rules.delivery_thanks {
+            set.insert(d);
+        }
+        if let Some(n) = rules.delivery_call_days {
+            set.insert(d - Duration::days(i64::from(n)));
+        }
+    }
+    if let Some(m) = rules.periodic_call_months.filter(|m| *m > 0) {
+        let mut k = 1;
+        while k * m <= rules.periodic_call_for_months {
+            let span = k * m;
+            // Month-end clamping maps several delivery days onto one due day: scan a few
+            // days around the inverse and keep the ones that land in the window.
+            let mut d = add_months_back(today, span) - Duration::days(cu + 4);
+            let last = add_months_back(today, span) + Duration::days(4);
+            while d <= last {
+                if within(add_months(d, span), today, rules.catch_up_days) {
+                    set.insert(d);
+                }
+                d += Duration::days(1);
+            }
+            k += 1;
+        }
+    }
+    set.into_iter().collect()
 }
 
 fn add_months_back(d: NaiveDate, m: u32) -> NaiveDate {
@@ -968,4 +1006,34 @@ pub fn care_stats(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The date shortcut finds exactly the delivery days a scan of every day would find,
+    /// month ends and leap years included.
+    #[test]
+    fn delivery_dates_match_a_full_scan() {
+        let rules = CareRules::default();
+        let mut today = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+        let end = NaiveDate::from_ymd_opt(2029, 1, 1).unwrap();
+        while today < end {
+            let fast: std::collections::BTreeSet<NaiveDate> =
+                delivery_dates_of_interest(today, &rules)
+                    .into_iter()
+                    .collect();
+            let cu = rules.catch_up_days;
+            let mut d = today - Duration::days(800);
+            while d <= today {
+                let hit = within(d, today, cu)
+                    || within(d + Duration::days(7), today, cu)
+                    || (1..=12).any(|k| within(add_months(d, 2 * k), today, cu));
+                assert_eq!(hit, fast.contains(&d), "today {today}, delivered {d}");
+                d += Duration::days(1);
+            }
+            today += Duration::days(1);
+        }
+    }
 }
