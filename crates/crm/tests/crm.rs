@@ -27,3 +27,6 @@ mod outbox;
 
 #[path = "crm/overview.rs"]
 mod overview;
+
+#[path = "crm/bench.rs"]
+mod bench;
