@@ -10,8 +10,10 @@ pub mod cards;
 pub mod checkout;
 pub mod config;
 pub mod coupons;
+pub mod entitlements;
 mod error;
 pub mod gifts;
+pub mod history;
 pub mod idempotency;
 mod ledger;
 pub mod lifecycle;
@@ -40,9 +42,14 @@ pub use coupons::{
     coupons_of_member, create_coupon_template, issue_coupon, issue_coupons_to_segment, void_coupon,
     Coupon, CouponKind, CouponTemplate, NewCouponTemplate, Segment,
 };
+pub use entitlements::{entitlements, use_entitlement, EntitlementBalance, UseEntitlement};
 pub use error::{MembershipError, Result};
 pub use gifts::{
     create_gift, list_gifts, redeem_gift, restock_gift, Gift, GiftRedemption, NewGift, RedeemGift,
+};
+pub use history::{
+    card_transactions, cards_of_customer, list_members, points_transactions, PointsTransaction,
+    SvTransaction,
 };
 pub use idempotency::{purge_idempotency, Replayable};
 pub use ledger::{verify_ledgers, LedgerCheck};

@@ -240,3 +240,15 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    mem_entitlement_uses (id) {
+        id -> Text,
+        store_id -> Text,
+        member_id -> Text,
+        code -> Text,
+        used_at -> Timestamp,
+        ref_id -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+    }
+}

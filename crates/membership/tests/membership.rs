@@ -1776,3 +1776,218 @@ mod soak {
 
     dms_db::engine_tests!(randomized_soak_keeps_the_books);
 }
+
+mod packages_and_lists {
+    use crate::common::*;
+    use dms_core::{PageRequest, StoreScope};
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Gold has six washes a year: ten desks asking at once get exactly six.
+    fn entitlements_are_counted_under_concurrency(db: &TestDb) {
+        let f = {
+            let mut c = db.pool.get().unwrap();
+            let s = store(&mut c, "A01");
+            member_with_card(&mut c, &s, Some("gold"))
+        };
+        let all = StoreScope::AllStores;
+        let ok = AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for t in 0..10 {
+                let (pool, f, all, ok) = (&db.pool, &f, &all, &ok);
+                sc.spawn(move || {
+                    let mut c = pool.get().unwrap();
+                    let r = use_entitlement(
+                        &mut c,
+                        &staff(),
+                        all,
+                        &clock(),
+                        &format!("wash-{t}"),
+                        &UseEntitlement {
+                            member_id: f.member.id.clone(),
+                            code: "wash".into(),
+                            ref_id: None,
+                        },
+                    );
+                    match r {
+                        Ok(_) => {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(MembershipError::Conflict { .. }) => {}
+                        Err(e) => panic!("{e:?}"),
+                    }
+                });
+            }
+        });
+        assert_eq!(ok.into_inner(), 6);
+        let mut c = db.pool.get().unwrap();
+        let b = entitlements(&mut c, &all, &f.member.id).unwrap();
+        assert_eq!((b[0].used, b[0].left), (6, 0));
+        assert!(matches!(
+            use_entitlement(
+                &mut c,
+                &staff(),
+                &all,
+                &clock(),
+                "x",
+                &UseEntitlement {
+                    member_id: f.member.id.clone(),
+                    code: "polish".into(),
+                    ref_id: None
+                }
+            ),
+            Err(MembershipError::Invalid { .. })
+        ));
+    }
+
+    /// Stock 3, ten redemptions at once: three succeed, points are taken three times.
+    fn gifts_never_oversell(db: &TestDb) {
+        let all = StoreScope::AllStores;
+        let (f, gift) = {
+            let mut c = db.pool.get().unwrap();
+            let s = store(&mut c, "A01");
+            let f = member_with_card(&mut c, &s, None);
+            adjust_points(
+                &mut c,
+                &staff(),
+                &all,
+                &clock(),
+                "seed",
+                &AdjustPoints {
+                    member_id: f.member.id.clone(),
+                    track: PointsTrack::Redeemable,
+                    delta: 10_000,
+                    reason: "活动赠送".into(),
+                },
+            )
+            .unwrap();
+            let g = create_gift(
+                &mut c,
+                &staff(),
+                &all,
+                &clock(),
+                &NewGift {
+                    store_id: Some(s.clone()),
+                    name: "雨刮器".into(),
+                    points_cost: 800,
+                    stock: 3,
+                },
+            )
+            .unwrap();
+            (f, g)
+        };
+        let ok = AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for t in 0..10 {
+                let (pool, f, gift, all, ok) = (&db.pool, &f, &gift, &all, &ok);
+                sc.spawn(move || {
+                    let mut c = pool.get().unwrap();
+                    match redeem_gift(
+                        &mut c,
+                        &staff(),
+                        all,
+                        &clock(),
+                        &format!("g{t}"),
+                        &RedeemGift {
+                            member_id: f.member.id.clone(),
+                            gift_id: gift.id.clone(),
+                            quantity: 1,
+                        },
+                    ) {
+                        Ok(_) => {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(MembershipError::Conflict { .. }) => {}
+                        Err(e) => panic!("{e:?}"),
+                    }
+                });
+            }
+        });
+        assert_eq!(ok.into_inner(), 3);
+        let mut c = db.pool.get().unwrap();
+        assert_eq!(
+            get_member(&mut c, &all, &f.member.id)
+                .unwrap()
+                .redeemable_points,
+            10_000 - 3 * 800
+        );
+        assert_eq!(list_gifts(&mut c, &all).unwrap()[0].stock, 0);
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn lists_and_customer_view(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let a = store(&mut c, "A01");
+        let b = store(&mut c, "B01");
+        let fa = member_with_card(&mut c, &a, None);
+        let _fb = member_with_card(&mut c, &b, None);
+        let all = StoreScope::AllStores;
+        for i in 0..3 {
+            top_up_cash(&mut c, &fa.card.id, "10", &format!("t{i}"));
+        }
+        let (page1, next) =
+            card_transactions(&mut c, &all, &fa.card.id, &PageRequest::first(2)).unwrap();
+        assert_eq!(page1.len(), 2);
+        let after = dms_core::Cursor::decode(&next.unwrap()).unwrap();
+        let (page2, next) = card_transactions(
+            &mut c,
+            &all,
+            &fa.card.id,
+            &PageRequest {
+                after: Some(after),
+                limit: 2,
+            },
+        )
+        .unwrap();
+        assert_eq!((page2.len(), next), (1, None));
+        assert!(page1[0].id > page1[1].id && page1[1].id > page2[0].id);
+        let only_a = StoreScope::Stores(vec![a.clone()]);
+        assert_eq!(
+            list_members(&mut c, &only_a, &PageRequest::first(50))
+                .unwrap()
+                .0
+                .len(),
+            1
+        );
+        assert_eq!(
+            list_members(&mut c, &all, &PageRequest::first(50))
+                .unwrap()
+                .0
+                .len(),
+            2
+        );
+        let only_b = StoreScope::Stores(vec![b.clone()]);
+        assert!(card_transactions(&mut c, &only_b, &fa.card.id, &PageRequest::first(2)).is_err());
+        // The customer's own view: their card only.
+        let mine = cards_of_customer(&mut c, &fa.member.customer_id).unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].id, fa.card.id);
+        assert!(cards_of_customer(&mut c, &dms_core::new_id())
+            .unwrap()
+            .is_empty());
+        adjust_points(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "p",
+            &AdjustPoints {
+                member_id: fa.member.id.clone(),
+                track: PointsTrack::Tier,
+                delta: 42,
+                reason: "迁移".into(),
+            },
+        )
+        .unwrap();
+        let (pts, _) =
+            points_transactions(&mut c, &all, &fa.member.id, &PageRequest::first(10)).unwrap();
+        assert_eq!((pts[0].tier_delta, pts[0].redeemable_delta), (42, 0));
+    }
+
+    dms_db::engine_tests!(
+        entitlements_are_counted_under_concurrency,
+        gifts_never_oversell,
+        lists_and_customer_view
+    );
+}

@@ -225,6 +225,18 @@ CREATE TABLE mem_qualifying_events (
 );
 CREATE INDEX mem_qualifying_events_member ON mem_qualifying_events (member_id, kind);
 
+-- Service-package uses (服务包): one row per use, counted per membership year.
+CREATE TABLE mem_entitlement_uses (
+    id TEXT PRIMARY KEY NOT NULL,
+    store_id TEXT NOT NULL REFERENCES stores(id),
+    member_id TEXT NOT NULL REFERENCES mem_members(id),
+    code TEXT NOT NULL,
+    used_at TIMESTAMP NOT NULL,
+    ref_id TEXT,
+    actor_id TEXT
+);
+CREATE INDEX mem_entitlement_uses_member ON mem_entitlement_uses (member_id, code, used_at);
+
 CREATE TABLE mem_tier_changes (
     id TEXT PRIMARY KEY NOT NULL,
     store_id TEXT NOT NULL REFERENCES stores(id),

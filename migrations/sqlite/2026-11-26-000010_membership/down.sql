@@ -1,4 +1,5 @@
 DROP TABLE mem_tier_changes;
+DROP TABLE mem_entitlement_uses;
 DROP TABLE mem_qualifying_events;
 DROP TABLE mem_gift_redemptions;
 DROP TABLE mem_gifts;

@@ -1,0 +1,165 @@
+//! Read-only lists for the API: members, a card's stored-value transactions, a member's points
+//! transactions, a customer's own cards (for the owners' app, which is scoped by customer, not
+//! by store). Pages are cursor-based on the UUIDv7 ids, newest first for ledgers.
+
+use crate::cards::{scoped_card, Card};
+use crate::error::Result;
+use crate::members::{get_member, Member};
+use crate::schema::{mem_cards, mem_members, mem_points_entries, mem_points_txns, mem_sv_txns};
+use diesel::prelude::*;
+use dms_core::{Cursor, Money, PageRequest, StoreScope};
+use dms_db::DbConnection;
+use serde::{Deserialize, Serialize};
+
+pub fn list_members(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    page: &PageRequest,
+) -> Result<(Vec<Member>, Option<String>)> {
+    let mut q = mem_members::table.select(Member::as_select()).into_boxed();
+    if let StoreScope::Stores(ids) = scope {
+        q = q.filter(mem_members::store_id.eq_any(ids.clone()));
+    }
+    if let Some(Cursor { after_id }) = &page.after {
+        q = q.filter(mem_members::id.gt(after_id.clone()));
+    }
+    let rows = q
+        .order(mem_members::id.asc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
+    Ok(page.finish(rows, |m| &m.id))
+}
+
+/// The cards of one customer, whatever store issued them (the customer's own view).
+pub fn cards_of_customer(conn: &mut DbConnection, customer_id: &str) -> Result<Vec<Card>> {
+    let member: Option<String> = mem_members::table
+        .filter(mem_members::customer_id.eq(customer_id))
+        .select(mem_members::id)
+        .first(conn)
+        .optional()?;
+    let Some(member) = member else {
+        return Ok(vec![]);
+    };
+    Ok(mem_cards::table
+        .filter(mem_cards::member_id.eq(member))
+        .select(Card::as_select())
+        .order(mem_cards::id)
+        .load(conn)?)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, Deserialize)]
+#[diesel(table_name = mem_sv_txns)]
+pub struct SvTransaction {
+    pub id: String,
+    pub store_id: String,
+    pub card_id: String,
+    /// `topup`, `debit`, `checkout`, `checkout_void`, `replace`, `return`, `bonus_expiry`.
+    pub kind: String,
+    pub amount_fen: i64,
+    pub payment_method: Option<String>,
+    pub ref_id: Option<String>,
+    pub reverses_txn_id: Option<String>,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub terminal_id: Option<String>,
+    pub memo: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+impl SvTransaction {
+    pub fn amount(&self) -> Money {
+        Money::from_fen(self.amount_fen)
+    }
+}
+
+/// A card's stored-value transactions, newest first.
+pub fn card_transactions(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    card_id: &str,
+    page: &PageRequest,
+) -> Result<(Vec<SvTransaction>, Option<String>)> {
+    let card = scoped_card(conn, scope, card_id)?;
+    let mut q = mem_sv_txns::table
+        .filter(mem_sv_txns::card_id.eq(&card.id))
+        .select(SvTransaction::as_select())
+        .into_boxed();
+    if let Some(Cursor { after_id }) = &page.after {
+        q = q.filter(mem_sv_txns::id.lt(after_id.clone()));
+    }
+    let rows = q
+        .order(mem_sv_txns::id.desc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
+    Ok(page.finish(rows, |t| &t.id))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsTransaction {
+    pub id: String,
+    pub store_id: String,
+    pub kind: String,
+    pub reason: String,
+    pub tier_delta: i64,
+    pub redeemable_delta: i64,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// A member's points transactions with their effect on each track, newest first.
+pub fn points_transactions(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    member_id: &str,
+    page: &PageRequest,
+) -> Result<(Vec<PointsTransaction>, Option<String>)> {
+    let m = get_member(conn, scope, member_id)?;
+    let mut q = mem_points_txns::table
+        .filter(mem_points_txns::member_id.eq(&m.id))
+        .select((
+            mem_points_txns::id,
+            mem_points_txns::store_id,
+            mem_points_txns::kind,
+            mem_points_txns::reason,
+            mem_points_txns::created_at,
+        ))
+        .into_boxed();
+    if let Some(Cursor { after_id }) = &page.after {
+        q = q.filter(mem_points_txns::id.lt(after_id.clone()));
+    }
+    let rows: Vec<(String, String, String, String, chrono::NaiveDateTime)> = q
+        .order(mem_points_txns::id.desc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let entries: Vec<(String, String, i64)> = mem_points_entries::table
+        .filter(mem_points_entries::txn_id.eq_any(&ids))
+        .filter(mem_points_entries::member_id.eq(&m.id))
+        .select((
+            mem_points_entries::txn_id,
+            mem_points_entries::track,
+            mem_points_entries::amount,
+        ))
+        .load(conn)?;
+    let out = rows
+        .into_iter()
+        .map(|(id, store_id, kind, reason, created_at)| {
+            let delta = |track: &str| -> i64 {
+                entries
+                    .iter()
+                    .filter(|e| e.0 == id && e.1 == track)
+                    .map(|e| e.2)
+                    .sum()
+            };
+            PointsTransaction {
+                tier_delta: delta(crate::ledger::TIER),
+                redeemable_delta: delta(crate::ledger::REDEEMABLE),
+                id,
+                store_id,
+                kind,
+                reason,
+                created_at,
+            }
+        })
+        .collect();
+    Ok(page.finish(out, |t| &t.id))
+}
