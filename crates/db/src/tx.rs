@@ -5,7 +5,9 @@ use diesel::result::Error as DieselError;
 use diesel::Connection;
 use std::time::Duration;
 
-const MAX_ATTEMPTS: u32 = 6;
+/// Under heavy contention on one row (a busy member card) PostgreSQL lets one writer of each
+/// round win; enough attempts with growing, jittered pauses get every writer through.
+const MAX_ATTEMPTS: u32 = 30;
 
 /// Errors a transaction body may return: the crate's own error, able to say whether it wraps a
 /// database conflict worth retrying.
@@ -93,22 +95,24 @@ where
         match outcome {
             Err(e) if attempt < MAX_ATTEMPTS && e.diesel_error().is_some_and(is_retryable) => {
                 log::debug!("transaction conflict, retrying (attempt {attempt})");
-                std::thread::sleep(Duration::from_millis(
-                    u64::from(attempt) * 5 + u64::from(rand_jitter()),
-                ));
+                std::thread::sleep(backoff(attempt));
             }
             other => return other,
         }
     }
 }
 
-fn rand_jitter() -> u8 {
-    // Spread retries of colliding writers; the low bits of a fresh UUIDv4 are random enough.
-    uuid::Uuid::new_v4().as_bytes()[15] % 10
+/// 2, 4, 8 … 128 ms (then flat), plus up to as much again at random, so colliding writers
+/// spread out instead of colliding again in step.
+fn backoff(attempt: u32) -> Duration {
+    let base = 2u64 << attempt.min(6);
+    // The low bits of a fresh UUIDv4 are random enough for jitter.
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[15]) % base;
+    Duration::from_millis(base + jitter)
 }
 
 /// Runs `body` in a write transaction: `BEGIN IMMEDIATE` on SQLite, `SERIALIZABLE` on
-/// PostgreSQL, retried (up to 6 attempts) when the engine reports a conflict. The body may run
+/// PostgreSQL, retried (up to 30 attempts, with backoff) when the engine reports a conflict. The body may run
 /// more than once, so it must not have effects outside the database.
 pub fn write_tx<T, E, F>(conn: &mut DbConnection, body: F) -> Result<T, E>
 where
