@@ -138,6 +138,7 @@ pub struct Receipt {
     pub terminal_id: Option<String>,
     pub at: chrono::NaiveDateTime,
     pub cashier: String,
+    pub cashier_id: Option<String>,
     pub masked_card_no: String,
     pub basket: PricedBasket,
     pub discount_override: Option<DiscountOverride>,
@@ -592,6 +593,7 @@ pub fn checkout(
             terminal_id: req.terminal_id.clone(),
             at: now,
             cashier: actor.name.clone(),
+            cashier_id: actor.id.clone(),
             masked_card_no: mask_card_no(&card.card_no),
             basket: basket.clone(),
             discount_override: req.discount_override.clone(),
@@ -647,6 +649,25 @@ pub fn checkout(
         )?;
         Ok(receipt)
     })
+}
+
+/// A checkout the member authorises with the card PIN (kiosk, or stored value at the desk when
+/// the store requires it). The PIN check commits its failure count on its own, before the
+/// checkout; a wrong or locked PIN moves nothing.
+#[allow(clippy::too_many_arguments)] // checkout's arguments plus the PIN and its policy
+pub fn checkout_with_pin(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    scope: &StoreScope,
+    clock: &dyn Clock,
+    idempotency_key: &str,
+    req: &CheckoutRequest,
+    perms: CheckoutPermissions,
+    policy: &crate::pin::PinPolicy,
+    pin: &crate::pin::Pin,
+) -> Result<Replayable<Receipt>> {
+    crate::pin::verify_pin(conn, scope, clock, policy, &req.card_id, pin)?;
+    checkout(conn, actor, scope, clock, idempotency_key, req, perms)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

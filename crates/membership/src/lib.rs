@@ -30,9 +30,9 @@ pub use cards::{
     issue_cards_batch, mask_card_no, report_lost, unblock, Card, IssueCard,
 };
 pub use checkout::{
-    checkout, get_receipt, price_basket, quote, void_checkout, AppliedCoupon, BasketLine,
-    CheckoutPermissions, CheckoutRequest, DiscountOverride, PricedBasket, PricedLine, Receipt,
-    Tender, VoidCheckout,
+    checkout, checkout_with_pin, get_receipt, price_basket, quote, void_checkout, AppliedCoupon,
+    BasketLine, CheckoutPermissions, CheckoutRequest, DiscountOverride, PricedBasket, PricedLine,
+    Receipt, Tender, VoidCheckout,
 };
 pub use config::{
     clear_store_config, effective_config, group_config, set_config, BonusSpendOrder, Category,
@@ -66,4 +66,4 @@ pub use stored_value::{
     card_balances, debit, expire_bonus, split_by_order, top_up, Balances, Debit, DebitResult,
     PaymentMethod, TopUp, TopUpResult,
 };
-pub use tiers::{evaluate_tiers, TierEvaluation};
+pub use tiers::{evaluate_tiers, run_daily, DailyReport, TierEvaluation};

@@ -68,6 +68,9 @@ pub struct JoinMember {
     pub tier_code: Option<String>,
     /// Fee paid on joining: the highest tier whose join fee it covers.
     pub fee_paid: Option<Money>,
+    /// Past spend with the dealer (from the legacy system): counted one tier point per whole
+    /// yuan against the tiers' thresholds. The better of fee and spend wins.
+    pub past_spend: Option<Money>,
 }
 
 /// The starting tier: an explicit one, else the best tier the fee buys, else the lowest.
@@ -75,6 +78,7 @@ pub(crate) fn starting_tier(
     cfg: &crate::config::ProgrammeConfig,
     explicit: Option<&str>,
     fee: Option<Money>,
+    past_spend: Option<Money>,
 ) -> Result<String> {
     if let Some(code) = explicit {
         return cfg
@@ -82,21 +86,34 @@ pub(crate) fn starting_tier(
             .map(|t| t.code.clone())
             .ok_or_else(|| MembershipError::invalid("tier_code", "no such tier"));
     }
+    let mut best = 0usize;
     if let Some(fee) = fee {
         if fee.is_negative() {
             return Err(MembershipError::invalid("fee_paid", "not negative"));
         }
-        if let Some(t) = cfg
+        if let Some(i) = cfg
             .tiers
             .iter()
-            .rev()
-            .find(|t| t.join_fee.is_some_and(|f| f <= fee))
+            .rposition(|t| t.join_fee.is_some_and(|f| f <= fee))
         {
-            return Ok(t.code.clone());
+            best = best.max(i);
+        }
+    }
+    if let Some(spend) = past_spend {
+        if spend.is_negative() {
+            return Err(MembershipError::invalid("past_spend", "not negative"));
+        }
+        let points = spend.fen() / 100;
+        if let Some(i) = cfg
+            .tiers
+            .iter()
+            .rposition(|t| t.upgrade_at_tier_points.is_some_and(|th| th <= points))
+        {
+            best = best.max(i);
         }
     }
     cfg.tiers
-        .first()
+        .get(best)
         .map(|t| t.code.clone())
         .ok_or_else(|| MembershipError::invalid("tiers", "programme has no tiers"))
 }
@@ -139,7 +156,7 @@ pub fn join_member(
             ));
         }
         let cfg = effective_config(c, &req.store_id)?;
-        let tier = starting_tier(&cfg, req.tier_code.as_deref(), req.fee_paid)?;
+        let tier = starting_tier(&cfg, req.tier_code.as_deref(), req.fee_paid, req.past_spend)?;
         let now = clock.now();
         let id = dms_core::new_id();
         let ndb = now_db(clock);
@@ -167,7 +184,8 @@ pub fn join_member(
             "membership.member.join",
             "member",
             &id,
-            json!({"channel": req.channel.code(), "tier": tier, "fee_paid": req.fee_paid}),
+            json!({"channel": req.channel.code(), "tier": tier, "fee_paid": req.fee_paid,
+                   "past_spend": req.past_spend}),
         )?;
         load_member(c, &id)
     })
@@ -214,19 +232,30 @@ mod tests {
     #[test]
     fn starting_tier_by_fee_or_explicit() {
         let cfg = ProgrammeConfig::default();
-        assert_eq!(starting_tier(&cfg, None, None).unwrap(), "standard");
+        assert_eq!(starting_tier(&cfg, None, None, None).unwrap(), "standard");
         assert_eq!(
-            starting_tier(&cfg, None, Some(Money::from_fen(50_000))).unwrap(),
+            starting_tier(&cfg, None, Some(Money::from_fen(50_000)), None).unwrap(),
             "silver"
         );
         assert_eq!(
-            starting_tier(&cfg, None, Some(Money::from_fen(150_000))).unwrap(),
+            starting_tier(&cfg, None, Some(Money::from_fen(150_000)), None).unwrap(),
             "gold"
         );
         assert_eq!(
-            starting_tier(&cfg, Some("diamond"), None).unwrap(),
+            starting_tier(&cfg, Some("diamond"), None, None).unwrap(),
             "diamond"
         );
-        assert!(starting_tier(&cfg, Some("platinum"), None).is_err());
+        assert!(starting_tier(&cfg, Some("platinum"), None, None).is_err());
+        // 25000 yuan of past spend reaches gold (20000); a silver fee does not lower it.
+        assert_eq!(
+            starting_tier(
+                &cfg,
+                None,
+                Some(Money::from_fen(50_000)),
+                Some(Money::from_fen(2_500_000))
+            )
+            .unwrap(),
+            "gold"
+        );
     }
 }

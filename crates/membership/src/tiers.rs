@@ -184,3 +184,28 @@ pub fn evaluate_tiers(conn: &mut DbConnection, today: NaiveDate) -> Result<TierE
     }
     Ok(out)
 }
+
+/// What one run of the daily job did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyReport {
+    pub tiers: TierEvaluation,
+    pub bonus_lots_expired: usize,
+    pub points_expired: i64,
+    pub idempotency_keys_purged: usize,
+}
+
+/// The member club's daily job, in one call for the scheduler: bonus and points expiry, tier
+/// evaluation for today, and forgetting idempotency keys past their 72 hours. Every part is
+/// idempotent, so a rerun after a crash is harmless.
+pub fn run_daily(conn: &mut DbConnection, clock: &dyn dms_core::Clock) -> Result<DailyReport> {
+    let bonus_lots_expired = crate::stored_value::expire_bonus(conn, clock)?;
+    let points_expired = crate::points::expire_points(conn, clock)?;
+    let tiers = evaluate_tiers(conn, clock.now().date_naive())?;
+    let idempotency_keys_purged = crate::idempotency::purge_idempotency(conn, clock.now())?;
+    Ok(DailyReport {
+        tiers,
+        bonus_lots_expired,
+        points_expired,
+        idempotency_keys_purged,
+    })
+}

@@ -76,6 +76,7 @@ mod setup {
             channel: JoinChannel::Fee,
             tier_code: None,
             fee_paid: Some(yuan("1000")),
+            past_spend: None,
         };
         let only_b = StoreScope::Stores(vec![b.clone()]);
         assert!(matches!(
@@ -1990,4 +1991,101 @@ mod packages_and_lists {
         gifts_never_oversell,
         lists_and_customer_view
     );
+}
+
+mod daily_and_kiosk {
+    use crate::common::*;
+    use dms_core::StoreScope;
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+
+    fn kiosk_checkout_needs_the_pin(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        let all = StoreScope::AllStores;
+        let policy = PinPolicy::new(b"kiosk-pepper-0123456789".to_vec()).unwrap();
+        let pin = Pin::new("112233").unwrap();
+        set_pin(&mut c, &staff(), &all, &clock(), &policy, &f.card.id, &pin).unwrap();
+        top_up_cash(&mut c, &f.card.id, "100", "t");
+        let req = CheckoutRequest {
+            card_id: f.card.id.clone(),
+            store_id: s.clone(),
+            terminal_id: Some("KIOSK-1".into()),
+            lines: vec![BasketLine {
+                category: Category::Detailing,
+                item_code: Some("WASH".into()),
+                description: "洗车".into(),
+                quantity: 1.into(),
+                unit_price: yuan("40"),
+                insurer_paid: false,
+            }],
+            coupon_ids: vec![],
+            redeem_points: 0,
+            tenders: vec![Tender::StoredValue(yuan("40"))],
+            discount_override: None,
+        };
+        let kiosk = dms_identity::Actor {
+            kind: "device",
+            id: Some("KIOSK-1".into()),
+            name: "自助终端".into(),
+            request_id: None,
+        };
+        let wrong = Pin::new("999999").unwrap();
+        assert!(matches!(
+            checkout_with_pin(
+                &mut c,
+                &kiosk,
+                &all,
+                &clock(),
+                "k1",
+                &req,
+                CheckoutPermissions::default(),
+                &policy,
+                &wrong
+            ),
+            Err(MembershipError::WrongPin { attempts_left: 4 })
+        ));
+        assert_eq!(
+            get_card(&mut c, &all, &f.card.id).unwrap().principal(),
+            yuan("100")
+        );
+        let r = checkout_with_pin(
+            &mut c,
+            &kiosk,
+            &all,
+            &clock(),
+            "k1",
+            &req,
+            CheckoutPermissions::default(),
+            &policy,
+            &pin,
+        )
+        .unwrap()
+        .value;
+        assert_eq!(r.principal_after, yuan("60"));
+        assert_eq!(r.terminal_id.as_deref(), Some("KIOSK-1"));
+        assert_eq!(r.cashier_id.as_deref(), Some("KIOSK-1"));
+        assert_ledgers_ok(&mut c);
+    }
+
+    fn daily_job_is_idempotent(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        top_up_cash(&mut c, &f.card.id, "1000", "t");
+        let later = clock();
+        later.advance(chrono::Duration::days(400));
+        let first = run_daily(&mut c, &later).unwrap();
+        assert_eq!(first.bonus_lots_expired, 1);
+        assert_eq!(first.tiers.expired, 1);
+        assert_eq!(first.idempotency_keys_purged, 1);
+        let second = run_daily(&mut c, &later).unwrap();
+        assert_eq!(second, DailyReport::default());
+        let k = get_card(&mut c, &StoreScope::AllStores, &f.card.id).unwrap();
+        assert_eq!((k.principal_fen, k.bonus_fen), (100_000, 0));
+        assert_ledgers_ok(&mut c);
+    }
+
+    dms_db::engine_tests!(kiosk_checkout_needs_the_pin, daily_job_is_idempotent);
 }

@@ -78,6 +78,7 @@ pub fn member_with_card(c: &mut DbConnection, store_id: &str, tier: Option<&str>
             channel: JoinChannel::Purchase,
             tier_code: tier.map(str::to_string),
             fee_paid: None,
+            past_spend: None,
         },
     )
     .unwrap();
