@@ -276,7 +276,8 @@ pub(crate) fn insert_card(
             mem_cards::created_at.eq(ndb),
             mem_cards::updated_at.eq(ndb),
         ))
-        .execute(c)?;
+        .execute(c)
+        .map_err(|e| crate::util::unique_conflict(e, "card_no", "card number or chip in use"))?;
     audit(
         c,
         actor,

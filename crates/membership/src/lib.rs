@@ -21,6 +21,7 @@ pub mod members;
 pub mod pin;
 pub mod points;
 pub mod schema;
+pub mod statistics;
 pub mod stored_value;
 pub mod tiers;
 mod util;
@@ -62,6 +63,7 @@ pub use points::{
     adjust_points, expire_points, record_insurance, renew_membership, upgrade_with_points,
     AdjustPoints, PointsBalances, PointsTrack, RenewMembership, Renewal, UpgradeWithPoints,
 };
+pub use statistics::{club_statistics, ClubStatistics};
 pub use stored_value::{
     card_balances, debit, expire_bonus, split_by_order, top_up, Balances, Debit, DebitResult,
     PaymentMethod, TopUp, TopUpResult,

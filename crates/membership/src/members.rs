@@ -176,7 +176,10 @@ pub fn join_member(
                 mem_members::created_at.eq(ndb),
                 mem_members::updated_at.eq(ndb),
             ))
-            .execute(c)?;
+            .execute(c)
+            .map_err(|e| {
+                crate::util::unique_conflict(e, "customer_id", "the customer is already a member")
+            })?;
         audit(
             c,
             actor,

@@ -97,3 +97,17 @@ pub(crate) fn positive(field: &'static str, m: dms_core::Money) -> Result<i64> {
     }
     Ok(m.fen())
 }
+
+/// A unique-constraint failure raced past the check in code: report it as the conflict the
+/// check would have reported, not as a database error.
+pub(crate) fn unique_conflict(
+    e: diesel::result::Error,
+    field: &'static str,
+    message: &str,
+) -> MembershipError {
+    if dms_db::is_unique_violation(&e) {
+        MembershipError::conflict(field, message)
+    } else {
+        MembershipError::Db(e)
+    }
+}

@@ -1765,6 +1765,21 @@ mod soak {
             }
         }
         assert_eq!(on_cards, a.credited - a.debited);
+        // The statistics reconcile with the ledgers and the cards to the fen.
+        let from = dms_core::Clock::now(&clock()) - chrono::Duration::days(1);
+        let to = dms_core::Clock::now(&clock()) + chrono::Duration::days(1);
+        let st = club_statistics(&mut c, &StoreScope::AllStores, from, to).unwrap();
+        assert_eq!(
+            st.topped_up.fen() + st.bonus_granted.fen()
+                - st.consumed.fen()
+                - st.refunded.fen()
+                - st.bonus_forfeited.fen(),
+            on_cards
+        );
+        assert_eq!(
+            st.checkouts as usize,
+            a.checkouts.iter().filter(|c| !c.1).count()
+        );
         eprintln!(
             "soak: {} workers x {} ops, {} acknowledged, {} stored-value transactions, {} on cards",
             WORKERS,
@@ -2088,4 +2103,55 @@ mod daily_and_kiosk {
     }
 
     dms_db::engine_tests!(kiosk_checkout_needs_the_pin, daily_job_is_idempotent);
+}
+
+mod statistics {
+    use crate::common::*;
+    use dms_core::{Clock, StoreScope};
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+
+    fn statistics_by_store_and_period(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let a = store(&mut c, "A01");
+        let b = store(&mut c, "B01");
+        let fa = member_with_card(&mut c, &a, None);
+        let fb = member_with_card(&mut c, &b, None);
+        let all = StoreScope::AllStores;
+        top_up_cash(&mut c, &fa.card.id, "1000", "a1");
+        top_up_cash(&mut c, &fb.card.id, "200", "b1");
+        debit(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "d",
+            &Debit {
+                card_id: fa.card.id.clone(),
+                amount: yuan("120"),
+                terminal_id: None,
+                memo: String::new(),
+            },
+        )
+        .unwrap();
+        let now = clock().now();
+        let (from, to) = (
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::hours(1),
+        );
+        let only_a = StoreScope::Stores(vec![a.clone()]);
+        let sa = club_statistics(&mut c, &only_a, from, to).unwrap();
+        assert_eq!(sa.topped_up, yuan("1000"));
+        assert_eq!(sa.bonus_granted, yuan("100"));
+        assert_eq!(sa.consumed, yuan("120"));
+        assert_eq!(sa.cards_issued, 1);
+        let s_all = club_statistics(&mut c, &all, from, to).unwrap();
+        assert_eq!(s_all.topped_up, yuan("1200"));
+        assert_eq!(s_all.cards_issued, 2);
+        // Another period sees nothing.
+        let empty = club_statistics(&mut c, &all, to, to + chrono::Duration::days(1)).unwrap();
+        assert_eq!(empty, ClubStatistics::default());
+    }
+
+    dms_db::engine_tests!(statistics_by_store_and_period);
 }
