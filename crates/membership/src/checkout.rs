@@ -313,12 +313,8 @@ pub fn price_basket(
             "worth more than the member pays",
         ));
     }
-    // Points earned on the share not paid with points.
-    let cash_share = if member_pays == 0 {
-        Decimal::ZERO
-    } else {
-        Decimal::from(member_pays - points_value) / Decimal::from(member_pays)
-    };
+    // Points earned on the share not paid with points. Multiply before dividing: a share like
+    // 1/3 is not exact in decimal and would round 1.0 down to 0.
     let mut earned = 0;
     for l in priced.iter_mut().filter(|l| !l.insurer_paid) {
         let ratio = cfg
@@ -326,7 +322,13 @@ pub fn price_basket(
             .get(&l.category)
             .copied()
             .unwrap_or(Decimal::ZERO);
-        let p = (l.net.as_decimal() * ratio * cash_share).floor();
+        let p = if member_pays == 0 {
+            Decimal::ZERO
+        } else {
+            (l.net.as_decimal() * ratio * Decimal::from(member_pays - points_value)
+                / Decimal::from(member_pays))
+            .floor()
+        };
         l.points_earned = i64::try_from(p).unwrap_or(0);
         earned += l.points_earned;
     }
@@ -858,6 +860,23 @@ mod tests {
         assert_eq!(h.points_value.to_string(), "225.00");
         assert_eq!(h.points_earned, 225);
         assert!(price_basket(&cfg, "gold", &lines[..1], None, &[], 45_001).is_err());
+    }
+
+    #[test]
+    fn points_share_is_exact() {
+        let cfg = ProgrammeConfig::default();
+        // 3.00 paid 2.00 with points (200 points at 1 fen): the 1.00 left earns exactly 1 point
+        // (1/3 is not exact in decimal; 3 × 0.333… would floor to 0).
+        let b = price_basket(
+            &cfg,
+            "standard",
+            &[line(Category::Labour, "1", "3")],
+            None,
+            &[],
+            200,
+        )
+        .unwrap();
+        assert_eq!(b.points_earned, 1);
     }
 
     #[test]
