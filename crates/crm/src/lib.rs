@@ -16,6 +16,7 @@ mod merge;
 mod outbox;
 mod overview;
 pub mod schema;
+mod segments;
 mod surveys;
 mod validate;
 mod vehicles;
@@ -54,6 +55,10 @@ pub use outbox::{
     TemplateSet,
 };
 pub use overview::{customer_360, Customer360, Customer360Section};
+pub use segments::{
+    create_segment_tasks, evaluate_segment, get_segment, save_segment, Segment, SegmentFilter,
+    TierLookup,
+};
 pub use surveys::{
     answer_survey, create_questionnaire, customer_surveys, get_questionnaire, satisfaction,
     send_survey, Answer, NewQuestionnaire, NewSurvey, Question, QuestionKind, Questionnaire,

@@ -282,3 +282,15 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    customer_segments (id) {
+        id -> Text,
+        store_id -> Nullable<Text>,
+        name -> Text,
+        filter -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

@@ -30,3 +30,6 @@ mod overview;
 
 #[path = "crm/bench.rs"]
 mod bench;
+
+#[path = "crm/segments.rs"]
+mod segments;

@@ -1,3 +1,4 @@
+DROP TABLE customer_segments;
 DROP TABLE outbox_messages;
 DROP TABLE survey_answers;
 DROP TABLE surveys;

@@ -313,3 +313,14 @@ CREATE TABLE outbox_messages (
 CREATE INDEX outbox_messages_due ON outbox_messages (status, next_attempt_at);
 CREATE INDEX outbox_messages_customer ON outbox_messages (customer_id);
 CREATE INDEX outbox_messages_provider_ref ON outbox_messages (provider_ref);
+
+-- Saved customer filters for campaigns, coupon issue and task lists; `filter` is JSON.
+CREATE TABLE customer_segments (
+    id TEXT PRIMARY KEY NOT NULL,
+    store_id TEXT REFERENCES stores(id),
+    name TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    created_by TEXT,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
