@@ -2155,3 +2155,163 @@ mod statistics {
 
     dms_db::engine_tests!(statistics_by_store_and_period);
 }
+
+mod coupon_rules {
+    use crate::common::*;
+    use dms_core::{Clock, StoreScope};
+    use dms_db::testing::TestDb;
+    use dms_membership::*;
+
+    fn coupon_limits_segments_validity_and_void(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let a = store(&mut c, "A01");
+        let b = store(&mut c, "B01");
+        let all = StoreScope::AllStores;
+        let now = clock().now();
+        let gold1 = member_with_card(&mut c, &a, Some("gold"));
+        let _gold2 = member_with_card(&mut c, &a, Some("gold"));
+        let _silver = member_with_card(&mut c, &a, Some("silver"));
+        let _gold_b = member_with_card(&mut c, &b, Some("gold"));
+        let new = |store: Option<String>, days: i64| NewCouponTemplate {
+            store_id: store,
+            name: "金卡保养券".into(),
+            kind: CouponKind::AmountOff { amount: yuan("30") },
+            min_spend: yuan("0"),
+            categories: vec![],
+            valid_from: now - chrono::Duration::days(1),
+            valid_until: now + chrono::Duration::days(days),
+            per_member_limit: 2,
+        };
+        // Bad templates.
+        let mut bad = new(None, 10);
+        bad.valid_until = bad.valid_from;
+        assert!(create_coupon_template(&mut c, &staff(), &all, &clock(), &bad).is_err());
+        let mut bad = new(None, 10);
+        bad.kind = CouponKind::PercentOff {
+            percent_bp: 0,
+            cap: None,
+        };
+        assert!(create_coupon_template(&mut c, &staff(), &all, &clock(), &bad).is_err());
+        let only_a = StoreScope::Stores(vec![a.clone()]);
+        assert!(matches!(
+            create_coupon_template(&mut c, &staff(), &only_a, &clock(), &new(None, 10)),
+            Err(MembershipError::Forbidden(_))
+        ));
+        // A store's template, issued to its gold segment: two members, not silver, not store B.
+        let t = create_coupon_template(
+            &mut c,
+            &staff(),
+            &only_a,
+            &clock(),
+            &new(Some(a.clone()), 10),
+        )
+        .unwrap();
+        let seg = Segment {
+            tier_code: Some("gold".into()),
+            store_id: None,
+        };
+        assert_eq!(
+            issue_coupons_to_segment(&mut c, &staff(), &only_a, &clock(), &t.id, &seg).unwrap(),
+            2
+        );
+        assert_eq!(
+            issue_coupons_to_segment(&mut c, &staff(), &all, &clock(), &t.id, &seg).unwrap(),
+            2
+        );
+        // Per-member limit 2 reached: the segment issue skips, a direct issue is a conflict.
+        assert_eq!(
+            issue_coupons_to_segment(&mut c, &staff(), &all, &clock(), &t.id, &seg).unwrap(),
+            0
+        );
+        assert!(matches!(
+            issue_coupon(&mut c, &staff(), &all, &clock(), &t.id, &gold1.member.id),
+            Err(MembershipError::Conflict { .. })
+        ));
+        // Void one: it cannot be used, voiding twice is a conflict, and the limit frees a slot.
+        let mine = coupons_of_member(&mut c, &all, &gold1.member.id).unwrap();
+        assert_eq!(mine.len(), 2);
+        void_coupon(&mut c, &staff(), &all, &clock(), &mine[0].id, "发错").unwrap();
+        assert!(matches!(
+            void_coupon(&mut c, &staff(), &all, &clock(), &mine[0].id, "发错"),
+            Err(MembershipError::Conflict { .. })
+        ));
+        let req = |coupon: &str, store: &str| CheckoutRequest {
+            card_id: gold1.card.id.clone(),
+            store_id: store.into(),
+            terminal_id: None,
+            lines: vec![BasketLine {
+                category: Category::Detailing,
+                item_code: None,
+                description: "打蜡".into(),
+                quantity: 1.into(),
+                unit_price: yuan("100"),
+                insurer_paid: false,
+            }],
+            coupon_ids: vec![coupon.into()],
+            redeem_points: 0,
+            // Gold detailing 15 % off: 85.00, less the coupon's 30.00.
+            tenders: vec![Tender::Cash(yuan("55"))],
+            discount_override: None,
+        };
+        let perms = CheckoutPermissions::default();
+        assert!(matches!(
+            checkout(
+                &mut c,
+                &staff(),
+                &all,
+                &clock(),
+                "v",
+                &req(&mine[0].id, &a),
+                perms
+            ),
+            Err(MembershipError::Conflict { .. })
+        ));
+        // A store-A coupon is not valid in store B.
+        assert!(matches!(
+            checkout(
+                &mut c,
+                &staff(),
+                &all,
+                &clock(),
+                "b",
+                &req(&mine[1].id, &b),
+                perms
+            ),
+            Err(MembershipError::Invalid { .. })
+        ));
+        // After its window it is not valid either.
+        let late = clock();
+        late.advance(chrono::Duration::days(11));
+        assert!(matches!(
+            checkout(
+                &mut c,
+                &staff(),
+                &all,
+                &late,
+                "late",
+                &req(&mine[1].id, &a),
+                perms
+            ),
+            Err(MembershipError::Invalid { .. })
+        ));
+        let r = checkout(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "ok",
+            &req(&mine[1].id, &a),
+            perms,
+        )
+        .unwrap()
+        .value;
+        assert_eq!(r.basket.member_pays, yuan("55"));
+        assert_eq!(r.basket.coupons[0].discount, yuan("30"));
+        // The voided coupon freed a slot (used ones still count), then the limit holds again.
+        issue_coupon(&mut c, &staff(), &all, &clock(), &t.id, &gold1.member.id).unwrap();
+        issue_coupon(&mut c, &staff(), &all, &clock(), &t.id, &gold1.member.id).unwrap_err();
+        assert_ledgers_ok(&mut c);
+    }
+
+    dms_db::engine_tests!(coupon_limits_segments_validity_and_void);
+}
