@@ -33,3 +33,6 @@ mod bench;
 
 #[path = "crm/segments.rs"]
 mod segments;
+
+#[path = "crm/migration.rs"]
+mod migration;
