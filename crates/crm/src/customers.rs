@@ -1194,3 +1194,38 @@ pub fn search_customers(
         }
     }
 }
+
+/// What an import did with each row.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub created: Vec<String>,
+    /// Rows held back as likely duplicates: (row index, the existing customers).
+    pub duplicates: Vec<(usize, Vec<DuplicateMatch>)>,
+    /// Rows refused: (row index, the error).
+    pub rejected: Vec<(usize, CrmError)>,
+}
+
+/// Imports customers (a department's old spreadsheet) row by row, each in its own
+/// transaction: a bad row or a likely duplicate is reported, never half-written, and does
+/// not stop the others. Duplicates within the file are caught too, since each row sees the
+/// rows created before it.
+pub fn import_customers(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    scope: &StoreScope,
+    rows: &[NewCustomer],
+    now: DateTime<Utc>,
+) -> Result<ImportReport> {
+    let mut report = ImportReport::default();
+    for (i, row) in rows.iter().enumerate() {
+        match create_customer(conn, actor, scope, row, now) {
+            Ok(c) => report.created.push(c.id),
+            Err(CrmError::DuplicateSuspected { matches }) => report.duplicates.push((i, matches)),
+            Err(e @ (CrmError::Invalid { .. } | CrmError::Conflict { .. })) => {
+                report.rejected.push((i, e))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
+}

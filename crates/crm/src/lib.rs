@@ -5,6 +5,19 @@
 //! [`dms_core::StoreScope`] (rows outside it read as `NotFound`) and the current time as an
 //! argument, so tests run on a calendar they control. Changes run in `dms_db::write_tx` and
 //! write an audit entry in the same transaction.
+//!
+//! Choices worth knowing before using the crate:
+//! * `customers.phone` stays unique: it is the owners' app login (identity looks customers up
+//!   by it). Further numbers live in `customer_phones`; a merge frees the merged record's
+//!   login phone (`merged:<id>`) and keeps the number as a further number of the survivor.
+//! * ID numbers are validated (18 characters, check digit, birth date), print masked, and are
+//!   matched by a SHA-256 hash column so duplicate checks never put them in a query.
+//! * VIN check digits are enforced by default; [`VinPolicy::AllowBadCheckDigit`] accepts the
+//!   grey imports whose ninth character is not one, and the vehicle records it.
+//! * Other crates plug in without the CRM knowing them: [`CustomerLinks`] (merge),
+//!   [`CareSource`] (daily reminders), [`Customer360Section`] (the 360 view), [`CardLookup`]
+//!   (search by member card) and [`TierLookup`] (segments by tier).
+//! * Engine differences are confined to `engine.rs` (prefix search).
 
 mod care;
 mod complaints;
@@ -34,11 +47,11 @@ pub use complaints::{
 };
 pub use customers::{
     add_customer_address, add_customer_phone, classify_query, create_customer, find_duplicates,
-    get_customer, get_customer_profile, has_marketing_consent, has_opted_out, list_customers,
-    search_customers, set_consent, set_customer_tags, update_customer, CardLookup, Channel,
-    ConsentInput, Customer, CustomerAddress, CustomerFilter, CustomerKind, CustomerPhone,
-    CustomerProfile, CustomerUpdate, DuplicateProbe, MarketingConsent, NewAddress, NewCustomer,
-    NewPhone, SearchKind,
+    get_customer, get_customer_profile, has_marketing_consent, has_opted_out, import_customers,
+    list_customers, search_customers, set_consent, set_customer_tags, update_customer, CardLookup,
+    Channel, ConsentInput, Customer, CustomerAddress, CustomerFilter, CustomerKind, CustomerPhone,
+    CustomerProfile, CustomerUpdate, DuplicateProbe, ImportReport, MarketingConsent, NewAddress,
+    NewCustomer, NewPhone, SearchKind,
 };
 pub use error::{CrmError, DuplicateMatch, MatchKind};
 pub use leads::{

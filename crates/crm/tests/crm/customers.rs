@@ -414,7 +414,37 @@ fn identity_created_customer_is_searchable(db: &TestDb) {
     assert_eq!(hits[0].status, "active");
 }
 
+fn import_reports_each_row(db: &TestDb) {
+    let mut c = conn(db);
+    let s = store(&mut c, "BJ01");
+    customer(&mut c, &s, "已有客户", "13600000001");
+    let rows = vec![
+        NewCustomer::individual(&s, "甲", "13600000002"),
+        NewCustomer::individual(&s, "已有客户", "13600000001"),
+        NewCustomer::individual(&s, "乙", "not a phone"),
+        NewCustomer::individual(&s, "甲(重复行)", "13600000002"),
+        NewCustomer::individual(&s, "丙", "13600000003"),
+    ];
+    let r = import_customers(
+        &mut c,
+        &actor(),
+        &StoreScope::AllStores,
+        &rows,
+        at(2026, 1, 1, 8),
+    )
+    .unwrap();
+    assert_eq!(r.created.len(), 2);
+    assert_eq!(
+        r.duplicates.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].0, 2);
+    assert_eq!(audit_count(&mut c, "customer.create"), 3);
+}
+
 dms_db::engine_tests!(
+    import_reports_each_row,
     full_customer_round_trip,
     bad_input_is_refused,
     duplicates_are_detected_on_create,
