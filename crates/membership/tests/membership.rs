@@ -352,14 +352,16 @@ mod stored_value {
             (f.card.id, StoreScope::AllStores)
         };
         const THREADS: usize = 10;
+        // Phases 1 and 2: fifty requests at once, one thread each.
+        const BURST: usize = 50;
         // Phase 1: 50 debits of 30.00 against 1100.00: exactly 36 succeed, nothing overdraws.
         let ok = std::sync::atomic::AtomicUsize::new(0);
         let short = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
-            for t in 0..THREADS {
+            for t in 0..BURST {
                 let (pool, card, all, ok, short) = (&db.pool, &card, &all, &ok, &short);
                 s.spawn(move || {
-                    for i in 0..5 {
+                    for i in 0..1 {
                         let mut c = pool.get().unwrap();
                         let r = debit(
                             &mut c,
@@ -396,10 +398,10 @@ mod stored_value {
         // Phase 2: 50 requests with one idempotency key: one effect, 49 replays.
         let fresh = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
-            for _ in 0..THREADS {
+            for _ in 0..BURST {
                 let (pool, card, all, fresh) = (&db.pool, &card, &all, &fresh);
                 s.spawn(move || {
-                    for _ in 0..5 {
+                    for _ in 0..1 {
                         let mut c = pool.get().unwrap();
                         let r = top_up(
                             &mut c,
@@ -853,10 +855,10 @@ mod checkout {
         };
         let ok = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|sc| {
-            for t in 0..10 {
+            for t in 0..50 {
                 let (pool, f, coupon, ok) = (&db.pool, &f, &coupon, &ok);
                 sc.spawn(move || {
-                    for i in 0..5 {
+                    for i in 0..1 {
                         let mut c = pool.get().unwrap();
                         let req = CheckoutRequest {
                             card_id: f.card.id.clone(),
