@@ -163,3 +163,48 @@ pub fn points_transactions(
         .collect();
     Ok(page.finish(out, |t| &t.id))
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize, Deserialize)]
+#[diesel(table_name = crate::schema::mem_checkouts)]
+pub struct CheckoutSummary {
+    pub id: String,
+    pub store_id: String,
+    pub card_id: String,
+    pub member_id: String,
+    pub terminal_id: Option<String>,
+    /// `completed` or `voided`.
+    pub status: String,
+    pub subtotal_fen: i64,
+    pub discount_fen: i64,
+    pub total_fen: i64,
+    pub actor_id: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    pub voided_at: Option<chrono::NaiveDateTime>,
+}
+
+/// Checkouts in the caller's stores, newest first, optionally of one card.
+pub fn list_checkouts(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    card_id: Option<&str>,
+    page: &PageRequest,
+) -> Result<(Vec<CheckoutSummary>, Option<String>)> {
+    use crate::schema::mem_checkouts;
+    let mut q = mem_checkouts::table
+        .select(CheckoutSummary::as_select())
+        .into_boxed();
+    if let StoreScope::Stores(ids) = scope {
+        q = q.filter(mem_checkouts::store_id.eq_any(ids.clone()));
+    }
+    if let Some(card) = card_id {
+        q = q.filter(mem_checkouts::card_id.eq(card.to_string()));
+    }
+    if let Some(Cursor { after_id }) = &page.after {
+        q = q.filter(mem_checkouts::id.lt(after_id.clone()));
+    }
+    let rows = q
+        .order(mem_checkouts::id.desc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
+    Ok(page.finish(rows, |r| &r.id))
+}

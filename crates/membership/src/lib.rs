@@ -5,6 +5,20 @@
 //! Every function takes the caller's [`dms_core::StoreScope`] (rows of other stores read as not
 //! found), an [`dms_identity::Actor`] for the audit log and a [`dms_core::Clock`]; every
 //! money-moving one takes an idempotency key (see [`idempotency`]).
+//!
+//! Decisions worth knowing before calling in:
+//! * Stored value lives on the card (principal, and bonus in lots with their own expiry);
+//!   points and tier live on the member, so a replacement card needs to move only money.
+//! * The programme is one JSON document per scope (group default, optional store override that
+//!   replaces it whole); without one, [`ProgrammeConfig::default`] holds the seed figures.
+//! * Each ledger transaction sums to zero against named counter accounts (`tender:cash`,
+//!   `sales`, `refund:transfer`, `bonus_promotion`, `bonus_expired`, `earned`, `redeemed`...);
+//!   [`verify_ledgers`] checks every invariant and the tests call it after every scenario.
+//! * Rounding: see the `checkout` module (half away from zero per line; coupon shares and
+//!   points down).
+//! * Errors: [`MembershipError`]; `NotFound` also for rows outside the caller's stores.
+//! * Permission checks are the server's: functions that need one take a flag the server set
+//!   ([`CheckoutPermissions`]), or are documented as needing one (points adjustment, config).
 
 pub mod cards;
 pub mod checkout;
@@ -49,8 +63,8 @@ pub use gifts::{
     create_gift, list_gifts, redeem_gift, restock_gift, Gift, GiftRedemption, NewGift, RedeemGift,
 };
 pub use history::{
-    card_transactions, cards_of_customer, list_members, points_transactions, PointsTransaction,
-    SvTransaction,
+    card_transactions, cards_of_customer, list_checkouts, list_members, points_transactions,
+    CheckoutSummary, PointsTransaction, SvTransaction,
 };
 pub use idempotency::{purge_idempotency, Replayable};
 pub use ledger::{verify_ledgers, LedgerCheck};

@@ -183,6 +183,15 @@ pub fn expire_points(conn: &mut DbConnection, clock: &dyn Clock) -> Result<i64> 
                     PointsLeg::counter(REDEEMABLE, "expired", n),
                 ],
             )?;
+            audit(
+                c,
+                &actor,
+                Some(&m.store_id),
+                "membership.points.expire",
+                "member",
+                &m.id,
+                json!({"points": n}),
+            )?;
             total += n;
         }
         Ok(total)

@@ -3,7 +3,7 @@
 //! Principal is the money the member paid in: refundable on return. Bonus is granted by a
 //! top-up rule: non-refundable, held in lots that expire on their own date, spent in the
 //! programme's [`BonusSpendOrder`] (bonus lots soonest-expiring first). Every movement goes
-//! through [`crate::ledger`] and is idempotent.
+//! through the ledger module (see [`crate::verify_ledgers`]) and is idempotent.
 
 use crate::cards::{mask_card_no, usable_card, Card};
 use crate::config::{effective_config, BonusSpendOrder};
@@ -412,6 +412,15 @@ pub fn expire_bonus(conn: &mut DbConnection, clock: &dyn Clock) -> Result<usize>
                     Leg::bonus(card, lot, -rem),
                     Leg::counter("bonus_expired", *rem),
                 ],
+            )?;
+            audit(
+                c,
+                &actor,
+                Some(store),
+                "membership.sv.bonus_expire",
+                "card",
+                card,
+                json!({"lot": lot, "amount": Money::from_fen(*rem)}),
             )?;
         }
         Ok(lots.len())

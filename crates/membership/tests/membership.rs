@@ -2001,6 +2001,42 @@ mod packages_and_lists {
         let (pts, _) =
             points_transactions(&mut c, &all, &fa.member.id, &PageRequest::first(10)).unwrap();
         assert_eq!((pts[0].tier_delta, pts[0].redeemable_delta), (42, 0));
+        let req = CheckoutRequest {
+            card_id: fa.card.id.clone(),
+            store_id: a.clone(),
+            terminal_id: None,
+            lines: vec![BasketLine {
+                category: Category::Other,
+                item_code: None,
+                description: "杂项".into(),
+                quantity: 1.into(),
+                unit_price: yuan("5"),
+                insurer_paid: false,
+            }],
+            coupon_ids: vec![],
+            redeem_points: 0,
+            tenders: vec![Tender::StoredValue(yuan("5"))],
+            discount_override: None,
+        };
+        checkout(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "lc",
+            &req,
+            CheckoutPermissions::default(),
+        )
+        .unwrap();
+        let (list, _) =
+            list_checkouts(&mut c, &only_a, Some(&fa.card.id), &PageRequest::first(10)).unwrap();
+        assert_eq!((list.len(), list[0].total_fen), (1, 500));
+        assert!(
+            list_checkouts(&mut c, &only_b, None, &PageRequest::first(10))
+                .unwrap()
+                .0
+                .is_empty()
+        );
     }
 
     dms_db::engine_tests!(
