@@ -2353,3 +2353,50 @@ mod coupon_rules {
 
     dms_db::engine_tests!(coupon_limits_segments_validity_and_void);
 }
+
+mod migration {
+    use crate::common::*;
+    use dms_core::StoreScope;
+    use dms_db::diesel::connection::SimpleConnection;
+    use dms_db::testing::TestDb;
+    use dms_db::{DbConnection, Engine};
+    use dms_membership::*;
+
+    fn scripts(engine: Engine) -> (&'static str, &'static str) {
+        match engine {
+            Engine::Sqlite => (
+                include_str!("../../../migrations/sqlite/2026-11-26-000010_membership/down.sql"),
+                include_str!("../../../migrations/sqlite/2026-11-26-000010_membership/up.sql"),
+            ),
+            Engine::Postgres => (
+                include_str!("../../../migrations/postgres/2026-11-26-000010_membership/down.sql"),
+                include_str!("../../../migrations/postgres/2026-11-26-000010_membership/up.sql"),
+            ),
+        }
+    }
+
+    fn batch(c: &mut DbConnection, sql: &str) {
+        match c {
+            DbConnection::Sqlite(c) => c.batch_execute(sql).unwrap(),
+            DbConnection::Pg(c) => c.batch_execute(sql).unwrap(),
+        }
+    }
+
+    /// The migration reverts with ledger rows present (the append-only triggers do not block
+    /// dropping) and re-applies; the club works again afterwards.
+    fn migration_reverts_and_reapplies(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        top_up_cash(&mut c, &f.card.id, "1000", "t");
+        let (down, up) = scripts(c.engine());
+        batch(&mut c, down);
+        batch(&mut c, up);
+        assert!(get_card(&mut c, &StoreScope::AllStores, &f.card.id).is_err());
+        let g = member_with_card(&mut c, &s, None);
+        top_up_cash(&mut c, &g.card.id, "1000", "t");
+        assert_ledgers_ok(&mut c);
+    }
+
+    dms_db::engine_tests!(migration_reverts_and_reapplies);
+}
