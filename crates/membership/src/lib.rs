@@ -77,7 +77,7 @@ pub use points::{
     adjust_points, expire_points, record_insurance, renew_membership, upgrade_with_points,
     AdjustPoints, PointsBalances, PointsTrack, RenewMembership, Renewal, UpgradeWithPoints,
 };
-pub use statistics::{club_statistics, ClubStatistics};
+pub use statistics::{club_statistics, statistics_by_day, statistics_by_store, ClubStatistics};
 pub use stored_value::{
     card_balances, debit, expire_bonus, split_by_order, top_up, Balances, Debit, DebitResult,
     PaymentMethod, TopUp, TopUpResult,

@@ -157,3 +157,48 @@ pub fn club_statistics(
         Ok(out)
     })
 }
+
+/// One [`ClubStatistics`] per UTC day of `[from, to)` (at most 366 days).
+pub fn statistics_by_day(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<(chrono::NaiveDate, ClubStatistics)>> {
+    if to <= from || (to - from).num_days() > 366 {
+        return Err(crate::error::MembershipError::invalid(
+            "to",
+            "after from, at most 366 days",
+        ));
+    }
+    let mut out = Vec::new();
+    let mut day = from;
+    while day < to {
+        let next = day.succ_opt().unwrap_or(to);
+        let start = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let end = next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        out.push((day, club_statistics(conn, scope, start, end)?));
+        day = next;
+    }
+    Ok(out)
+}
+
+/// One [`ClubStatistics`] per store the caller may see, for `[from, to)`.
+pub fn statistics_by_store(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(String, ClubStatistics)>> {
+    use dms_db::schema::stores;
+    let ids: Vec<String> = stores::table
+        .select(stores::id)
+        .order(stores::id)
+        .load(conn)?;
+    let mut out = Vec::new();
+    for id in ids.into_iter().filter(|id| scope.allows(id)) {
+        let one = StoreScope::Stores(vec![id.clone()]);
+        out.push((id, club_statistics(conn, &one, from, to)?));
+    }
+    Ok(out)
+}

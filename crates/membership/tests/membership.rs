@@ -2186,6 +2186,23 @@ mod statistics {
         let s_all = club_statistics(&mut c, &all, from, to).unwrap();
         assert_eq!(s_all.topped_up, yuan("1200"));
         assert_eq!(s_all.cards_issued, 2);
+        // Per store and per day add up to the total.
+        let per_store = statistics_by_store(&mut c, &all, from, to).unwrap();
+        assert_eq!(per_store.len(), 2);
+        let summed: i64 = per_store.iter().map(|(_, s)| s.topped_up.fen()).sum();
+        assert_eq!(summed, s_all.topped_up.fen());
+        let day = now.date_naive();
+        let days = statistics_by_day(
+            &mut c,
+            &all,
+            day - chrono::Duration::days(2),
+            day + chrono::Duration::days(1),
+        )
+        .unwrap();
+        assert_eq!(days.len(), 3);
+        assert_eq!(days[2].1, s_all);
+        assert_eq!(days[0].1, ClubStatistics::default());
+        assert!(statistics_by_day(&mut c, &all, day, day).is_err());
         // Another period sees nothing.
         let empty = club_statistics(&mut c, &all, to, to + chrono::Duration::days(1)).unwrap();
         assert_eq!(empty, ClubStatistics::default());
