@@ -83,9 +83,9 @@ pub use validate::{
 };
 pub use vehicles::{
     create_vehicle, daily_km_rate, find_vehicle_by_vin, get_vehicle, list_customer_vehicles,
-    mileage_history, owner_history, projected_km, record_mileage, record_service_visit,
-    transfer_vehicle, update_vehicle, MileageReading, NewServiceVisit, NewVehicle, ServiceVisit,
-    Vehicle, VehicleOwnership, VehicleUpdate, VisitKind,
+    mark_vehicle_sold, mileage_history, owner_history, projected_km, record_mileage,
+    record_service_visit, transfer_vehicle, update_vehicle, MileageReading, NewServiceVisit,
+    NewVehicle, ServiceVisit, Vehicle, VehicleOwnership, VehicleUpdate, VisitKind,
 };
 
 use dms_db::DbConnection;

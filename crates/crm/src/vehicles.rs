@@ -695,3 +695,29 @@ pub fn record_service_visit(
             .first(c)?)
     })
 }
+
+/// Staff record that the owner sold the car outside the dealer (it leaves the customer base;
+/// its history stays). A sale to a known customer is [`transfer_vehicle`] instead.
+pub fn mark_vehicle_sold(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    scope: &StoreScope,
+    vehicle_id: &str,
+    on: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vehicle> {
+    if on > now.date_naive() {
+        return Err(CrmError::invalid("on", "lies in the future"));
+    }
+    write_tx(conn, |c| {
+        let v = get_vehicle(c, scope, vehicle_id)?;
+        if v.status != "active" {
+            return Err(CrmError::conflict(
+                "status",
+                format!("vehicle is {}", v.status),
+            ));
+        }
+        mark_sold_in_tx(c, actor, &v, on, to_db_time(now))?;
+        load_vehicle(c, vehicle_id)?.ok_or(CrmError::NotFound("vehicle"))
+    })
+}

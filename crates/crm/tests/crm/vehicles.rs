@@ -131,6 +131,33 @@ fn vehicle_life(db: &TestDb) {
     )
     .unwrap();
     assert_eq!(u.insurance_expiry, Some(day(2027, 3, 4)));
+    // Sold outside the dealer: out of the base, history kept.
+    let sold = mark_vehicle_sold(
+        &mut c,
+        &actor(),
+        &all,
+        &v.id,
+        day(2026, 6, 1),
+        at(2026, 6, 2, 9),
+    )
+    .unwrap();
+    assert_eq!(sold.status, "sold");
+    assert!(sold.customer_id.is_none());
+    assert_eq!(
+        owner_history(&mut c, &all, &v.id).unwrap()[1].to_date,
+        Some(day(2026, 6, 1))
+    );
+    assert!(matches!(
+        mark_vehicle_sold(
+            &mut c,
+            &actor(),
+            &all,
+            &v.id,
+            day(2026, 6, 1),
+            at(2026, 6, 2, 9)
+        ),
+        Err(CrmError::Conflict { .. })
+    ));
     assert_eq!(audit_count(&mut c, "vehicle.transfer"), 1);
 }
 
