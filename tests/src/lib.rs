@@ -146,6 +146,10 @@ pub const STAFF: &[(&str, Role, Option<&str>)] = &[
     ("ht01.manager", Role::StoreManager, Some("HT01")),
     ("ht01.cs", Role::CustomerService, Some("HT01")),
     ("ht01.tech", Role::Technician, Some("HT01")),
+    ("ht01.cashier", Role::Cashier, Some("HT01")),
+    ("ht01.advisor", Role::ServiceAdvisor, Some("HT01")),
+    ("ht01.sales", Role::SalesConsultant, Some("HT01")),
+    ("ht02.cashier", Role::Cashier, Some("HT02")),
     ("ht02.cs", Role::CustomerService, Some("HT02")),
 ];
 

@@ -36,6 +36,16 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    /// A business rule said no (insufficient balance, card lost, PIN locked, idempotency key
+    /// reused...): the domain's own stable `code`, its status (409 or 422 as a rule), a title
+    /// for people and, where one field is to blame, that field.
+    #[error("{title}")]
+    Rule {
+        status: StatusCode,
+        code: &'static str,
+        title: String,
+        field: Option<FieldError>,
+    },
 }
 
 pub fn field_error(field: &str, code: &str, message: impl Into<String>) -> FieldError {
@@ -67,6 +77,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
+            ApiError::Rule { code, .. } => code,
         }
     }
 
@@ -88,6 +99,7 @@ impl ApiError {
         let errors = match self {
             ApiError::Validation(e) => e.clone(),
             ApiError::Conflict(f) => vec![f.clone()],
+            ApiError::Rule { field: Some(f), .. } => vec![f.clone()],
             // Whole-body faults still name what was wrong, so every 4xx has a field list.
             ApiError::MalformedBody(why) => vec![field_error("body", "malformed_json", why)],
             ApiError::BodyTooLarge(limit) => vec![field_error(
@@ -128,6 +140,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Rule { status, .. } => *status,
         }
     }
 

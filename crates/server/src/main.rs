@@ -98,6 +98,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 s.customers,
                 seed::DEMO_PASSWORD
             );
+            for line in &s.domains {
+                println!("  {line}");
+            }
             Ok(())
         }
         Command::User {
@@ -193,6 +196,9 @@ fn serve(cfg: Config, demo: bool) -> Result<(), String> {
                 s.users,
                 s.customers
             );
+            for line in &s.domains {
+                log::info!("demo data: {line}");
+            }
         }
     }
     let listen = cfg.listen.clone();

@@ -56,9 +56,30 @@ pub struct SeedSummary {
     pub stores: usize,
     pub users: usize,
     pub customers: usize,
+    /// What the domains added (member club, CRM), one line each.
+    pub domains: Vec<String>,
 }
 
-pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedSummary, IdentityError> {
+/// What the base demo created, for the domains' demo data to build on.
+pub struct DemoOrg {
+    /// (store code, store id), e.g. ("HT01", "0192…").
+    pub stores: Vec<(String, String)>,
+    /// (customer id, home store id, name, phone).
+    pub customers: Vec<(String, String, String, String)>,
+    /// (username, user id).
+    pub staff: Vec<(String, String)>,
+}
+
+/// Why demo data could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("{0}")]
+    Domain(String),
+}
+
+pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedSummary, SeedError> {
     let actor = Actor::system("seed-demo");
     dms_identity::ensure_group(conn, "华通汽车集团")?;
     let stores = [
@@ -90,7 +111,8 @@ pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedSummary, IdentityError> 
         store_ids.push((code.to_lowercase(), s.id));
     }
     let mut users = 0;
-    dms_identity::create_staff(
+    let mut staff = vec![];
+    let (admin, _) = dms_identity::create_staff(
         conn,
         &actor,
         None,
@@ -104,12 +126,13 @@ pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedSummary, IdentityError> 
             }],
         },
     )?;
+    staff.push((admin.username, admin.id));
     users += 1;
     let mut names = STAFF_NAMES.iter().cycle();
     for (code, store_id) in &store_ids {
         for (role, short) in STORE_ROLES {
             let name = names.next().copied().unwrap_or("员工");
-            dms_identity::create_staff(
+            let (u, _) = dms_identity::create_staff(
                 conn,
                 &actor,
                 None,
@@ -123,13 +146,14 @@ pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedSummary, IdentityError> 
                     }],
                 },
             )?;
+            staff.push((u.username, u.id));
             users += 1;
         }
     }
-    let mut customers = 0;
+    let mut customers = vec![];
     for (i, (name, phone)) in CUSTOMERS.iter().enumerate() {
         let store = &store_ids[i % store_ids.len()].1;
-        dms_identity::create_customer(
+        let c = dms_identity::create_customer(
             conn,
             &actor,
             &dms_core::StoreScope::AllStores,
@@ -139,11 +163,28 @@ pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedSummary, IdentityError> 
                 phone: (*phone).into(),
             },
         )?;
-        customers += 1;
+        customers.push((c.id, c.store_id, c.name, c.phone));
     }
-    Ok(SeedSummary {
-        stores: store_ids.len(),
-        users,
+    let demo = DemoOrg {
+        stores: store_ids
+            .into_iter()
+            .map(|(code, id)| (code.to_uppercase(), id))
+            .collect(),
         customers,
+        staff,
+    };
+    let domains = [
+        crate::membership::seed_demo(conn, &demo),
+        crate::crm::seed_demo(conn, &demo),
+    ]
+    .into_iter()
+    .filter(|r| !matches!(r, Ok(line) if line.is_empty()))
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(SeedError::Domain)?;
+    Ok(SeedSummary {
+        stores: demo.stores.len(),
+        users,
+        customers: demo.customers.len(),
+        domains,
     })
 }
