@@ -1,0 +1,1 @@
+//! Protocol peers for tests (being written).
