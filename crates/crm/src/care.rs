@@ -562,6 +562,23 @@ fn pick_assignee(rules: &CareRules, store: &str, key: &str) -> Option<String> {
     staff.get((h % staff.len() as u64) as usize).cloned()
 }
 
+/// A task row as the engine writes it (see `engine::insert_task_rows`).
+pub(crate) struct NewTaskRow<'a> {
+    pub(crate) id: String,
+    pub(crate) store_id: &'a str,
+    pub(crate) customer_id: Option<&'a str>,
+    pub(crate) vehicle_id: Option<&'a str>,
+    pub(crate) rule: &'a str,
+    pub(crate) dedupe_key: Option<&'a str>,
+    pub(crate) title: &'a str,
+    pub(crate) due_on: NaiveDate,
+    pub(crate) assigned_to: Option<String>,
+    pub(crate) status: &'a str,
+    pub(crate) note: &'a str,
+    pub(crate) created_at: NaiveDateTime,
+    pub(crate) updated_at: NaiveDateTime,
+}
+
 /// The daily job: creates the follow-up tasks the rules (and `sources`) call for today, each
 /// once. Safe to run twice, or on several servers at once.
 pub fn run_care_engine(
@@ -604,6 +621,7 @@ pub fn run_care_engine(
                 .into_iter()
                 .collect();
             let ts = to_db_time(now);
+            let mut rows = Vec::new();
             for k in chunk {
                 if existing.contains(&k.dedupe_key) {
                     part.already_present += 1;
@@ -616,29 +634,26 @@ pub fn run_care_engine(
                     part.opted_out += 1;
                     continue;
                 }
-                diesel::insert_into(follow_up_tasks::table)
-                    .values((
-                        follow_up_tasks::id.eq(dms_core::new_id()),
-                        follow_up_tasks::store_id.eq(&k.store_id),
-                        follow_up_tasks::customer_id.eq(k.customer_id.as_deref()),
-                        follow_up_tasks::vehicle_id.eq(k.vehicle_id.as_deref()),
-                        follow_up_tasks::rule.eq(k.rule),
-                        follow_up_tasks::dedupe_key.eq(Some(&k.dedupe_key)),
-                        follow_up_tasks::title.eq(&k.title),
-                        follow_up_tasks::due_on.eq(k.due_on),
-                        follow_up_tasks::assigned_to.eq(pick_assignee(
-                            rules,
-                            &k.store_id,
-                            &k.dedupe_key,
-                        )),
-                        follow_up_tasks::status.eq("open"),
-                        follow_up_tasks::note.eq(""),
-                        follow_up_tasks::created_at.eq(ts),
-                        follow_up_tasks::updated_at.eq(ts),
-                    ))
-                    .execute(c)?;
+                rows.push(NewTaskRow {
+                    id: dms_core::new_id(),
+                    store_id: &k.store_id,
+                    customer_id: k.customer_id.as_deref(),
+                    vehicle_id: k.vehicle_id.as_deref(),
+                    rule: k.rule,
+                    dedupe_key: Some(&k.dedupe_key),
+                    title: &k.title,
+                    due_on: k.due_on,
+                    assigned_to: pick_assignee(rules, &k.store_id, &k.dedupe_key),
+                    status: "open",
+                    note: "",
+                    created_at: ts,
+                    updated_at: ts,
+                });
                 *part.created.entry(k.rule.to_string()).or_default() += 1;
             }
+            // One multi-row INSERT per chunk: a first run over a large fleet makes hundreds of
+            // thousands of tasks.
+            crate::engine::insert_task_rows(c, &rows)?;
             if part.total_created() > 0 {
                 audit(
                     c,

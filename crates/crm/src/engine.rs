@@ -42,3 +42,43 @@ macro_rules! filter_prefix {
     };
 }
 pub(crate) use filter_prefix;
+
+/// Many task rows in one multi-row `INSERT`. diesel's `MultiConnection` cannot express a
+/// batch insert, so it runs on the concrete connection; every value is bound (NULL, never
+/// `DEFAULT`), which SQLite needs for a single statement.
+pub(crate) fn insert_task_rows(
+    conn: &mut DbConnection,
+    rows: &[crate::care::NewTaskRow<'_>],
+) -> Result<(), diesel::result::Error> {
+    use crate::schema::follow_up_tasks as t;
+    use diesel::prelude::*;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                t::id.eq(r.id.as_str()),
+                t::store_id.eq(r.store_id),
+                t::customer_id.eq(r.customer_id),
+                t::vehicle_id.eq(r.vehicle_id),
+                t::rule.eq(r.rule),
+                t::dedupe_key.eq(r.dedupe_key),
+                t::title.eq(r.title),
+                t::due_on.eq(r.due_on),
+                t::assigned_to.eq(r.assigned_to.as_deref()),
+                t::status.eq(r.status),
+                t::note.eq(r.note),
+                t::created_at.eq(r.created_at),
+                t::updated_at.eq(r.updated_at),
+            )
+        })
+        .collect();
+    let q = diesel::insert_into(t::table).values(values);
+    match conn {
+        DbConnection::Sqlite(c) => q.execute(c)?,
+        DbConnection::Pg(c) => q.execute(c)?,
+    };
+    Ok(())
+}
