@@ -2,42 +2,179 @@
 //!
 //! Owned as a unit: `Settings` is the `[membership]` section of the configuration, `DomainState` what
 //! its handlers need at run time, `configure` registers its handlers under `/api/v1`, and
-//! `start_jobs` its background work.
+//! `start_jobs` its background work. Handlers are thin: the rules, the ledgers and idempotency
+//! are `dms_membership`'s; here are permissions, the HTTP shapes and the error mapping
+//! ([`error`]).
+//!
+//! Permissions: reading needs `membership.read` (or the customer's own token for their own
+//! cards, points, coupons and transactions); card lifecycle, PINs, coupon issue and renewals
+//! `membership.cards`; top-ups `membership.topup`; quotes, checkouts, gift redemptions and
+//! entitlement uses `membership.checkout`; voids, card returns (refunds) and coupon voids
+//! `membership.void`; discount overrides and manual points adjustments `membership.override`;
+//! the programme, coupon templates, segment issues and the gift catalogue `membership.config`.
+
+mod admin;
+mod cards;
+mod dto;
+pub mod error;
+mod loyalty;
+mod members;
+mod money;
+mod pin;
+mod seed;
 
 use crate::config::EnvLookup;
+use crate::error::ApiError;
+use dms_membership::PinPolicy;
 use serde::Deserialize;
 
 /// The `[membership]` section of `dms.toml`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Settings {}
+pub struct Settings {
+    /// Secret mixed into every card PIN hash (argon2id), kept out of the database; at least 16
+    /// characters. Without it the PIN endpoints answer 503 `pin_unavailable`.
+    pub pin_pepper: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field(
+                "pin_pepper",
+                &self.pin_pepper.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+pub const PIN_PEPPER_ENV: &str = "DMS_PIN_PEPPER";
 
 impl Settings {
     /// `DMS_*` variables that override this section.
-    pub fn apply_env(&mut self, _env: &EnvLookup<'_>) -> Result<(), String> {
+    pub fn apply_env(&mut self, env: &EnvLookup<'_>) -> Result<(), String> {
+        if let Some(v) = env(PIN_PEPPER_ENV) {
+            self.pin_pepper = Some(v);
+        }
+        if let Some(p) = &self.pin_pepper {
+            if p.chars().count() < 16 {
+                return Err("membership.pin_pepper must be at least 16 characters".into());
+            }
+        }
         Ok(())
     }
 }
 
 /// What the handlers need besides the pool, built once at start.
-pub struct DomainState {}
+pub struct DomainState {
+    pin: Option<PinPolicy>,
+}
 
 impl DomainState {
-    pub fn new(_settings: &Settings) -> Result<DomainState, String> {
-        Ok(DomainState {})
+    pub fn new(settings: &Settings) -> Result<DomainState, String> {
+        let pin = match &settings.pin_pepper {
+            Some(p) if p.chars().count() < 16 => {
+                return Err("membership.pin_pepper must be at least 16 characters".into())
+            }
+            Some(p) => Some(PinPolicy::new(p.as_bytes().to_vec()).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok(DomainState { pin })
+    }
+
+    /// The PIN policy, or 503 `pin_unavailable` when no pepper is configured. A configuration
+    /// built in code (embedding, tests) without one falls back to `DMS_PIN_PEPPER` at use.
+    pub fn pin_policy(&self) -> Result<PinPolicy, ApiError> {
+        if let Some(p) = &self.pin {
+            return Ok(p.clone());
+        }
+        std::env::var(PIN_PEPPER_ENV)
+            .ok()
+            .filter(|p| p.chars().count() >= 16)
+            .and_then(|p| PinPolicy::new(p.into_bytes()).ok())
+            .ok_or_else(|| ApiError::Rule {
+                status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                code: "pin_unavailable",
+                title: "card PINs are not configured on this server (membership.pin_pepper)".into(),
+                field: None,
+            })
     }
 }
 
-pub fn configure(_cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {}
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(admin::get_programme)
+        .service(admin::set_programme)
+        .service(admin::statistics)
+        .service(members::join)
+        .service(members::list)
+        .service(members::get)
+        .service(members::customer_membership)
+        .service(members::cards_of_member)
+        .service(members::renew)
+        .service(members::upgrade_with_points)
+        .service(cards::issue)
+        .service(cards::issue_batch)
+        .service(cards::lookup)
+        .service(cards::get)
+        .service(cards::report_lost)
+        .service(cards::unblock)
+        .service(cards::freeze)
+        .service(cards::change_expiry)
+        .service(cards::replace)
+        .service(cards::return_card)
+        .service(cards::transactions)
+        .service(money::top_up)
+        .service(money::quote)
+        .service(money::checkout)
+        .service(money::void)
+        .service(money::receipt)
+        .service(money::list_checkouts)
+        .service(pin::set_pin)
+        .service(pin::reset_pin)
+        .service(pin::verify_pin)
+        .service(loyalty::points)
+        .service(loyalty::points_transactions)
+        .service(loyalty::adjust_points)
+        .service(loyalty::create_template)
+        .service(loyalty::list_templates)
+        .service(loyalty::issue_coupon)
+        .service(loyalty::issue_segment)
+        .service(loyalty::member_coupons)
+        .service(loyalty::void_coupon)
+        .service(loyalty::create_gift)
+        .service(loyalty::list_gifts)
+        .service(loyalty::restock_gift)
+        .service(loyalty::redeem_gift)
+        .service(loyalty::entitlements)
+        .service(loyalty::use_entitlement);
+}
 
-/// Background work for `dms serve` (not for tests, which call the domain directly).
-pub fn start_jobs(_state: &actix_web::web::Data<crate::AppState>) {}
+/// Background work for `dms serve` (not for tests, which call the domain directly): bonus and
+/// points expiry, tier upgrades and expiries, and forgetting idempotency keys after 72 hours,
+/// daily at 03:00 (and once at start).
+pub fn start_jobs(state: &actix_web::web::Data<crate::AppState>) {
+    let pool = state.pool.clone();
+    let at = chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap_or_default();
+    crate::jobs::daily("membership-daily", at, move |_today| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let r = dms_membership::run_daily(&mut conn, &dms_core::SystemClock)
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{} upgraded, {} expired, {} bonus lots expired, {} points expired, {} idempotency keys purged",
+            r.tiers.upgraded,
+            r.tiers.expired,
+            r.bonus_lots_expired,
+            r.points_expired,
+            r.idempotency_keys_purged
+        ))
+    });
+}
 
 /// Demo data for `dms seed-demo` / `dms serve --demo`, loaded after the stores, staff and
 /// customers of [`crate::seed`]; returns a one-line summary.
 pub fn seed_demo(
-    _conn: &mut dms_db::DbConnection,
-    _demo: &crate::seed::DemoOrg,
+    conn: &mut dms_db::DbConnection,
+    demo: &crate::seed::DemoOrg,
 ) -> Result<String, String> {
-    Ok(String::new())
+    seed::seed_demo(conn, demo).map_err(|e| format!("membership demo data: {e}"))
 }

@@ -1,0 +1,304 @@
+//! Money: top-ups, quotes, checkouts, voids and receipts. Every money-moving POST takes the
+//! `Idempotency-Key` header: a retry with the same key and body answers the stored first
+//! result with `Idempotent-Replayed: true` and moves nothing; the same key with another body is
+//! a 422 `idempotency_key_reused`.
+
+use super::dto::{self, body_id, replayable};
+use crate::auth::Staff;
+use crate::error::ApiError;
+use crate::extract::{page_request, path_id, Body, IdempotencyKey, QueryParams};
+use crate::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use dms_api_types::membership::{
+    CheckoutListParams, CheckoutPage, CheckoutRequest, PricedBasketDto, QuoteRequest,
+    ReasonRequest, ReceiptDto, TopUpDto, TopUpRequest,
+};
+use dms_api_types::{PageParams, Problem};
+use dms_core::SystemClock;
+use dms_identity::Permission;
+use dms_membership as m;
+
+/// Tops up a card.
+#[utoipa::path(
+    tag = "membership",
+    description = "充值: pays money onto the card; the programme's best matching bonus rule adds a separate, non-refundable bonus (shown in `bonus`, with its expiry). Needs the `Idempotency-Key` header; a retry with the same key and body answers the first result with `Idempotent-Replayed: true` and moves nothing, the same key with another body is a 422 `idempotency_key_reused`.\n\n**Permission:** `membership.topup`.",
+    params(("id" = String, Path, description = "Card id"), ("Idempotency-Key" = String, Header, description = "Once per attempt, e.g. a UUID")),
+    request_body = TopUpRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = TopUpDto, headers(("Idempotent-Replayed" = String, description = "`true` on a replayed answer"))),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such card among the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Card lost, frozen, closed or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid amount, missing Idempotency-Key, or the key was used for another request", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/cards/{id}/top-ups")]
+pub async fn top_up(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+    key: IdempotencyKey,
+    body: Body<TopUpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = staff.require(Permission::MembershipTopUp)?;
+    let b = body.0;
+    let req = m::TopUp {
+        card_id: path_id(&id, "card")?,
+        amount: dto::parse_money("amount", &b.amount)?,
+        payment_method: dto::payment_in(b.payment_method),
+        terminal_id: b.terminal_id,
+    };
+    let actor = staff.actor();
+    let r = state
+        .db(move |c| Ok(m::top_up(c, &actor, &scope, &SystemClock, &key.0, &req)?))
+        .await?;
+    Ok(replayable(StatusCode::CREATED, r, dto::top_up_dto))
+}
+
+fn may_override(staff: &Staff, store_id: &str) -> bool {
+    staff
+        .principal
+        .scope(Permission::MembershipOverride)
+        .allows(store_id)
+}
+
+/// Prices a basket without moving anything.
+#[utoipa::path(
+    tag = "membership",
+    description = "Applies the tier discount per category (or a permitted override), the coupons and the points, and says what the member pays and earns. Nothing is stored; no Idempotency-Key needed.\n\n**Permission:** `membership.checkout` (a `discount_override` also `membership.override`).",
+    request_body = QuoteRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PricedBasketDto),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission (or `membership.override` for an override)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such card or coupon among the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Card blocked or expired, coupon used, not enough points", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or invalid", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/checkouts/quote")]
+pub async fn quote(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: Body<QuoteRequest>,
+) -> Result<web::Json<PricedBasketDto>, ApiError> {
+    let scope = staff.require(Permission::MembershipCheckout)?;
+    let b = body.0;
+    let store_id = body_id("store_id", &b.store_id)?;
+    let perms = m::CheckoutPermissions {
+        may_override_discount: may_override(&staff, &store_id),
+    };
+    if b.discount_override.is_some() && !perms.may_override_discount {
+        return Err(ApiError::Forbidden(format!(
+            "a discount override requires permission {}",
+            Permission::MembershipOverride
+        )));
+    }
+    let req = m::CheckoutRequest {
+        card_id: body_id("card_id", &b.card_id)?,
+        store_id,
+        terminal_id: None,
+        lines: dto::lines_in(&b.lines)?,
+        coupon_ids: b
+            .coupon_ids
+            .iter()
+            .enumerate()
+            .map(|(i, c)| body_id(&format!("coupon_ids[{i}]"), c))
+            .collect::<Result<_, _>>()?,
+        redeem_points: b.redeem_points,
+        tenders: vec![],
+        discount_override: dto::override_in(b.discount_override.as_ref())?,
+    };
+    let priced = state
+        .db(move |c| Ok(m::quote(c, &scope, &SystemClock, &req, perms)?))
+        .await?;
+    Ok(web::Json(dto::basket_dto(priced)))
+}
+
+/// Checks out a basket.
+#[utoipa::path(
+    tag = "membership",
+    description = "会员消费: prices the basket as the quote does, uses the coupons, redeems the points and settles with the tenders (stored value, bonus, cash, bank card), whose sum must equal what the member pays. Returns the receipt (masked card number, lines, discounts, tenders, balances after, points earned). With `pin`, the card PIN authorises it (a wrong PIN moves nothing and counts toward the lock). Records who, where and when. Needs the `Idempotency-Key` header; a retry answers the first receipt with `Idempotent-Replayed: true`.\n\n**Permission:** `membership.checkout` (a `discount_override` also `membership.override`, audited).",
+    params(("Idempotency-Key" = String, Header, description = "Once per attempt, e.g. a UUID")),
+    request_body = CheckoutRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ReceiptDto, headers(("Idempotent-Replayed" = String, description = "`true` on a replayed answer"))),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission (or `membership.override` for an override)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such card, store or coupon among the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Insufficient balance or points, card blocked or expired, coupon used, PIN locked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, tenders not matching, wrong PIN, missing Idempotency-Key, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A PIN was given but PINs are not configured", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/checkouts")]
+pub async fn checkout(
+    state: web::Data<AppState>,
+    staff: Staff,
+    key: IdempotencyKey,
+    body: Body<CheckoutRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = staff.require(Permission::MembershipCheckout)?;
+    let b = body.0;
+    let store_id = body_id("store_id", &b.store_id)?;
+    let perms = m::CheckoutPermissions {
+        may_override_discount: may_override(&staff, &store_id),
+    };
+    if b.discount_override.is_some() && !perms.may_override_discount {
+        return Err(ApiError::Forbidden(format!(
+            "a discount override requires permission {}",
+            Permission::MembershipOverride
+        )));
+    }
+    let pin = match &b.pin {
+        Some(p) => Some((state.membership.pin_policy()?, m::Pin::new(p)?)),
+        None => None,
+    };
+    let req = m::CheckoutRequest {
+        card_id: body_id("card_id", &b.card_id)?,
+        store_id,
+        terminal_id: b.terminal_id.clone(),
+        lines: dto::lines_in(&b.lines)?,
+        coupon_ids: b
+            .coupon_ids
+            .iter()
+            .enumerate()
+            .map(|(i, c)| body_id(&format!("coupon_ids[{i}]"), c))
+            .collect::<Result<_, _>>()?,
+        redeem_points: b.redeem_points,
+        tenders: dto::tenders_in(&b.tenders)?,
+        discount_override: dto::override_in(b.discount_override.as_ref())?,
+    };
+    let actor = staff.actor();
+    let r = state
+        .db(move |c| {
+            Ok(match &pin {
+                Some((policy, pin)) => m::checkout_with_pin(
+                    c,
+                    &actor,
+                    &scope,
+                    &SystemClock,
+                    &key.0,
+                    &req,
+                    perms,
+                    policy,
+                    pin,
+                )?,
+                None => m::checkout(c, &actor, &scope, &SystemClock, &key.0, &req, perms)?,
+            })
+        })
+        .await?;
+    Ok(replayable(StatusCode::CREATED, r, dto::receipt_dto))
+}
+
+/// Voids a checkout.
+#[utoipa::path(
+    tag = "membership",
+    description = "Reverses a checkout exactly: stored value and bonus back to the card, points earned taken back and points redeemed returned, coupons usable again. Refused when the member has already spent the points it earned. Needs the `Idempotency-Key` header and a reason. Audited.\n\n**Permission:** `membership.void`.",
+    params(("id" = String, Path, description = "Checkout id"), ("Idempotency-Key" = String, Header, description = "Once per attempt, e.g. a UUID")),
+    request_body = ReasonRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ReceiptDto, headers(("Idempotent-Replayed" = String, description = "`true` on a replayed answer"))),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such checkout among the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already voided, or the points it earned are spent", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Reason missing, missing Idempotency-Key, or the key was used for another request", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/checkouts/{id}/void")]
+pub async fn void(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+    key: IdempotencyKey,
+    body: Body<ReasonRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = staff.require(Permission::MembershipVoid)?;
+    let req = m::VoidCheckout {
+        checkout_id: path_id(&id, "checkout")?,
+        reason: body.0.reason,
+    };
+    let actor = staff.actor();
+    let r = state
+        .db(move |c| {
+            Ok(m::void_checkout(
+                c,
+                &actor,
+                &scope,
+                &SystemClock,
+                &key.0,
+                &req,
+            )?)
+        })
+        .await?;
+    Ok(replayable(StatusCode::OK, r, dto::receipt_dto))
+}
+
+/// The receipt of a checkout, for reprinting.
+#[utoipa::path(
+    tag = "membership",
+    description = "The stored receipt; `voided` is true once the checkout was voided.\n\n**Permission:** `membership.read`.",
+    params(("id" = String, Path, description = "Checkout id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ReceiptDto),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such checkout among the caller's", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/checkouts/{id}/receipt")]
+pub async fn receipt(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> Result<web::Json<ReceiptDto>, ApiError> {
+    let scope = staff.require(Permission::MembershipRead)?;
+    let id = path_id(&id, "checkout")?;
+    let r = state
+        .db(move |c| Ok(m::get_receipt(c, &scope, &id)?))
+        .await?;
+    Ok(web::Json(dto::receipt_dto(r)))
+}
+
+/// Checkouts in the caller's stores.
+#[utoipa::path(
+    tag = "membership",
+    description = "Newest first, optionally of one card.\n\n**Permission:** `membership.read`.",
+    params(CheckoutListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CheckoutPage),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid cursor, limit or card id", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/checkouts")]
+pub async fn list_checkouts(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: QueryParams<CheckoutListParams>,
+) -> Result<web::Json<CheckoutPage>, ApiError> {
+    let scope = staff.require(Permission::MembershipRead)?;
+    let q = q.0;
+    let page = page_request(&PageParams {
+        cursor: q.cursor,
+        limit: q.limit,
+    })?;
+    let card = dto::opt_body_id("card_id", q.card_id.as_ref())?;
+    let (rows, next) = state
+        .db(move |c| Ok(m::list_checkouts(c, &scope, card.as_deref(), &page)?))
+        .await?;
+    Ok(web::Json(CheckoutPage {
+        items: rows.into_iter().map(dto::checkout_summary_dto).collect(),
+        next_cursor: next,
+    }))
+}
