@@ -296,8 +296,10 @@ pub struct ReturnCardDto {
     pub bonus_forfeited: String,
 }
 
-/// One stored-value transaction of a card; `amount` is its effect on the card (principal and
-/// bonus together): positive in, negative out.
+/// One stored-value transaction of a card. `amount` is the transaction's own figure (what was
+/// paid in, spent, refunded); `balance_change` its effect on this card (principal and bonus
+/// together, positive in, negative out), so the `balance_change`s of all of a card's
+/// transactions sum to its balance.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CardTransactionDto {
     pub id: String,
@@ -305,6 +307,9 @@ pub struct CardTransactionDto {
     /// `topup`, `debit`, `checkout`, `checkout_void`, `replace`, `return`, `bonus_expiry`.
     pub kind: String,
     pub amount: String,
+    pub principal_change: String,
+    pub bonus_change: String,
+    pub balance_change: String,
     pub payment_method: Option<String>,
     pub ref_id: Option<String>,
     pub reverses_txn_id: Option<String>,

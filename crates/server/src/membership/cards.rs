@@ -191,16 +191,27 @@ pub async fn transactions(
     let (rows, next) = state
         .db(move |c| {
             let card = viewer.card(c, &id)?;
-            Ok(m::card_transactions(
-                c,
-                &StoreScope::AllStores,
-                &card.id,
-                &page,
-            )?)
+            let (rows, next) = m::card_transactions(c, &StoreScope::AllStores, &card.id, &page)?;
+            let effects =
+                dto::card_effects(c, &card.id, rows.iter().map(|t| t.id.clone()).collect())?;
+            Ok((rows, next, effects))
         })
-        .await?;
+        .await
+        .map(|(rows, next, effects)| {
+            let rows: Vec<_> = rows
+                .into_iter()
+                .map(|t| {
+                    let e = effects.get(&t.id).copied().unwrap_or_default();
+                    (t, e)
+                })
+                .collect();
+            (rows, next)
+        })?;
     Ok(web::Json(CardTransactionPage {
-        items: rows.into_iter().map(dto::sv_txn_dto).collect(),
+        items: rows
+            .into_iter()
+            .map(|(t, e)| dto::sv_txn_dto(t, e))
+            .collect(),
         next_cursor: next,
     }))
 }

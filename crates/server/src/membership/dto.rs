@@ -149,8 +149,37 @@ pub fn card_dto(c: m::Card) -> api::CardDto {
     }
 }
 
-pub fn sv_txn_dto(t: m::SvTransaction) -> api::CardTransactionDto {
+/// Each transaction's effect on one card: (principal, bonus) in fen, from its ledger entries.
+pub fn card_effects(
+    conn: &mut DbConnection,
+    card_id: &str,
+    txn_ids: Vec<String>,
+) -> Result<std::collections::HashMap<String, (i64, i64)>, ApiError> {
+    use diesel::prelude::*;
+    use dms_membership::schema::mem_sv_entries as e;
+    let rows: Vec<(String, String, i64)> = e::table
+        .filter(e::card_id.eq(card_id))
+        .filter(e::txn_id.eq_any(txn_ids))
+        .select((e::txn_id, e::account, e::amount_fen))
+        .load(conn)
+        .map_err(|err| ApiError::from(m::MembershipError::from(err)))?;
+    let mut out = std::collections::HashMap::new();
+    for (txn, account, amount) in rows {
+        let slot: &mut (i64, i64) = out.entry(txn).or_default();
+        if account == "card_bonus" {
+            slot.1 += amount;
+        } else {
+            slot.0 += amount;
+        }
+    }
+    Ok(out)
+}
+
+pub fn sv_txn_dto(t: m::SvTransaction, effect: (i64, i64)) -> api::CardTransactionDto {
     api::CardTransactionDto {
+        principal_change: money(Money::from_fen(effect.0)),
+        bonus_change: money(Money::from_fen(effect.1)),
+        balance_change: money(Money::from_fen(effect.0 + effect.1)),
         amount: money(t.amount()),
         id: t.id,
         store_id: t.store_id,
