@@ -278,6 +278,25 @@ fn consent_decides_what_is_sent(db: &TestDb) {
         deliver_due_messages(&mut c, &OutboxPolicy::default(), &sms, &NoMail, now).unwrap(),
         DeliveryReport::default()
     );
+    let st = message_stats(&mut c, &all, day(2026, 5, 1), day(2026, 6, 1)).unwrap();
+    assert_eq!(
+        st["promotion"],
+        MessageStats {
+            sent: 1,
+            suppressed: 2,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        st["insurance_renewal"],
+        MessageStats {
+            sent: 1,
+            suppressed: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(st["maintenance_due"].sent, 1);
+    assert_eq!(st["survey_invite"].suppressed, 1);
 }
 
 fn quiet_hours_hold_messages(db: &TestDb) {
