@@ -913,18 +913,41 @@ pub fn update_customer(
     })
 }
 
-/// Adds a further phone number (home, office, a family member's).
+/// Adds a further phone number (home, office, a family member's). A number another
+/// customer already has is refused as a likely duplicate unless `allow_duplicate`.
 pub fn add_customer_phone(
     conn: &mut DbConnection,
     actor: &Actor,
     scope: &StoreScope,
     customer_id: &str,
     phone: &NewPhone,
+    allow_duplicate: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let p = check_phone(&phone.phone, true)?;
     write_tx(conn, |c| {
         let cust = get_customer(c, scope, customer_id)?;
+        if cust.phone == p {
+            return Err(CrmError::conflict(
+                "phone",
+                "already the customer's main number",
+            ));
+        }
+        // The same number on another customer is how duplicates show up: say so, unless a
+        // person has looked (a family member's phone shared by two customers).
+        let matches: Vec<DuplicateMatch> = find_duplicates(
+            c,
+            &DuplicateProbe {
+                phones: vec![p.clone()],
+                ..Default::default()
+            },
+        )?
+        .into_iter()
+        .filter(|m| m.customer_id != customer_id)
+        .collect();
+        if !matches.is_empty() && !allow_duplicate {
+            return Err(CrmError::DuplicateSuspected { matches });
+        }
         insert_phone(c, customer_id, &p, phone.label.trim(), to_db_time(now))?;
         audit(
             c,

@@ -287,9 +287,28 @@ fn search_by_name_phone_plate_vin_card(db: &TestDb) {
             phone: "13912345678".into(),
             label: "".into(),
         },
+        false,
         at(2026, 1, 1, 9),
     )
     .unwrap();
+    // Someone else's number as a further phone: a likely duplicate unless acknowledged.
+    let fam = NewPhone {
+        phone: "13900000002".into(),
+        label: "家人".into(),
+    };
+    assert!(matches!(
+        add_customer_phone(
+            &mut c,
+            &actor(),
+            &all,
+            &d.id,
+            &fam,
+            false,
+            at(2026, 1, 1, 9)
+        ),
+        Err(CrmError::DuplicateSuspected { .. })
+    ));
+    add_customer_phone(&mut c, &actor(), &all, &d.id, &fam, true, at(2026, 1, 1, 9)).unwrap();
     let names = |v: Vec<Customer>| v.into_iter().map(|c| c.name).collect::<Vec<_>>();
     assert_eq!(
         names(search_customers(&mut c, &all, "欧阳", None, 10).unwrap()),
