@@ -1252,3 +1252,28 @@ pub fn import_customers(
     }
     Ok(report)
 }
+
+/// The customer an owners' app login by `phone` belongs to: the active customer whose main
+/// number it is, else the one active customer holding it as a further number (a merged
+/// record's old login number ends up there). `None` when unknown or ambiguous.
+pub fn customer_for_login_phone(conn: &mut DbConnection, phone: &str) -> Result<Option<String>> {
+    let p = crate::validate::normalize_phone(phone);
+    let main: Option<String> = customers::table
+        .filter(customers::phone.eq(&p))
+        .filter(customers::status.eq("active"))
+        .select(customers::id)
+        .first(conn)
+        .optional()?;
+    if main.is_some() {
+        return Ok(main);
+    }
+    let holders: Vec<String> = customer_phones::table
+        .filter(customer_phones::phone.eq(&p))
+        .select(customer_phones::customer_id)
+        .load(conn)?;
+    let active = active_in_scope(conn, &StoreScope::AllStores, holders, 2)?;
+    Ok(match active.as_slice() {
+        [one] => Some(one.id.clone()),
+        _ => None,
+    })
+}

@@ -275,6 +275,20 @@ pub fn create_lead(
             get_customer(c, &StoreScope::AllStores, cid)
                 .map_err(|_| CrmError::invalid("customer_id", "no such customer"))?;
         }
+        // One open lead per person and store: a second consultant registering the same
+        // walk-in (撞单) is told, instead of two consultants chasing one buyer.
+        let open_same: i64 = leads::table
+            .filter(leads::store_id.eq(&new.store_id))
+            .filter(leads::phone.eq(&phone))
+            .filter(leads::status.eq("open"))
+            .count()
+            .get_result(c)?;
+        if open_same > 0 {
+            return Err(CrmError::conflict(
+                "phone",
+                "an open lead with this phone exists in this store",
+            ));
+        }
         let id = dms_core::new_id();
         let ts = to_db_time(now);
         diesel::insert_into(leads::table)

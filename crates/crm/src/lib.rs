@@ -46,12 +46,12 @@ pub use complaints::{
     COMPLAINT_CHANNELS,
 };
 pub use customers::{
-    add_customer_address, add_customer_phone, classify_query, create_customer, find_duplicates,
-    get_customer, get_customer_profile, has_marketing_consent, has_opted_out, import_customers,
-    list_customers, search_customers, set_consent, set_customer_tags, update_customer, CardLookup,
-    Channel, ConsentInput, Customer, CustomerAddress, CustomerFilter, CustomerKind, CustomerPhone,
-    CustomerProfile, CustomerUpdate, DuplicateProbe, ImportReport, MarketingConsent, NewAddress,
-    NewCustomer, NewPhone, SearchKind,
+    add_customer_address, add_customer_phone, classify_query, create_customer,
+    customer_for_login_phone, find_duplicates, get_customer, get_customer_profile,
+    has_marketing_consent, has_opted_out, import_customers, list_customers, search_customers,
+    set_consent, set_customer_tags, update_customer, CardLookup, Channel, ConsentInput, Customer,
+    CustomerAddress, CustomerFilter, CustomerKind, CustomerPhone, CustomerProfile, CustomerUpdate,
+    DuplicateProbe, ImportReport, MarketingConsent, NewAddress, NewCustomer, NewPhone, SearchKind,
 };
 pub use error::{CrmError, DuplicateMatch, MatchKind};
 pub use leads::{

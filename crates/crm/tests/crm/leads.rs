@@ -258,6 +258,18 @@ fn consultants_see_their_own_managers_their_store(db: &TestDb) {
     .unwrap();
     assert_eq!(moved.assigned_to.as_deref(), Some("sc-1"));
     assert!(get_lead(&mut c, &sc1, &theirs.id).is_ok());
+    // The same person again while their lead is open: told, not duplicated.
+    assert!(matches!(
+        create_lead(
+            &mut c,
+            &actor(),
+            &bj_mgr,
+            &new_lead(&bj, "甲", "13700000001", IntentGrade::A, Some("sc-2")),
+            &cad,
+            at(2026, 3, 2, 9)
+        ),
+        Err(CrmError::Conflict { field: "phone", .. })
+    ));
     // Bad input.
     let mut bad = new_lead(&bj, "戊", "123", IntentGrade::C, None);
     assert!(matches!(

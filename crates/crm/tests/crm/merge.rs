@@ -201,6 +201,19 @@ fn merge_moves_everything(db: &TestDb) {
     let g = get_customer(&mut c, &all, &gone.id).unwrap();
     assert_eq!(g.status, "merged");
     assert_eq!(g.merged_into_id.as_deref(), Some(keep.id.as_str()));
+    // The merged record's old login number now leads to the survivor.
+    assert_eq!(
+        customer_for_login_phone(&mut c, "13811110002").unwrap(),
+        Some(keep.id.clone())
+    );
+    assert_eq!(
+        customer_for_login_phone(&mut c, "13811110001").unwrap(),
+        Some(keep.id.clone())
+    );
+    assert_eq!(
+        customer_for_login_phone(&mut c, "13899999999").unwrap(),
+        None
+    );
     assert!(search_customers(&mut c, &all, "13811110002", None, 10)
         .unwrap()
         .iter()
