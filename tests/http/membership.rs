@@ -677,6 +677,173 @@ fn customer_token_sees_only_own_data(s: &TestServer) {
     assert_eq!(card(&cashier, &card_id)["balance"], "88.00");
 }
 
+fn programme_loyalty_and_card_lifecycle(s: &TestServer) {
+    let cashier = s.login("ht01.cashier");
+    let manager = s.login("ht01.manager");
+    let ht01 = &s.fixture.ht01;
+
+    // The programme: the seed figures by default; a store override changes the top-up bonus.
+    let p = manager.get(&format!("/api/v1/membership/programme?store_id={ht01}"));
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(p.json["programme"]["tiers"][2]["code"], "gold");
+    let mut doc = p.json["programme"].clone();
+    doc["topup_bonus_rules"] = json!([{"min_amount": "500.00", "bonus": "60.00"}]);
+    let put = json!({"store_id": ht01, "programme": doc});
+    cashier
+        .put("/api/v1/membership/programme", &put)
+        .problem(403, "forbidden");
+    let saved = manager.put("/api/v1/membership/programme", &put);
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let mut bad = doc.clone();
+    bad["tiers"] = json!("gold");
+    let r = manager.put(
+        "/api/v1/membership/programme",
+        &json!({"store_id": ht01, "programme": bad}),
+    );
+    r.problem(422, "validation_failed");
+    assert_eq!(r.invalid_fields(), ["programme.tiers"]);
+    // The group's programme needs a group-wide role.
+    manager
+        .put("/api/v1/membership/programme", &json!({"programme": doc}))
+        .problem(403, "forbidden");
+
+    // A silver member (a 500.00 fee) with a card; 500.00 now earns 60.00.
+    let (member, card_id) = member_with_card(&cashier, &s.fixture.customer_ht01, ht01, "500.00");
+    let t = top_up(&cashier, &card_id, "500.00");
+    assert_eq!(t.json["bonus"], "60.00", "{}", t.body);
+
+    // Entitlements: silver washes twice a year.
+    let ent = cashier.get(&format!("/api/v1/members/{member}/entitlements"));
+    assert_eq!(ent.json["items"][0]["code"], "wash", "{}", ent.body);
+    assert_eq!(ent.json["items"][0]["left"], 2);
+    let use_path = format!("/api/v1/members/{member}/entitlements/wash/uses");
+    for left in [1, 0] {
+        let u = post_key(&cashier, &use_path, &key(), &json!({}));
+        assert_eq!(u.status, 201, "{}", u.body);
+        assert_eq!(u.json["left"], left);
+    }
+    post_key(&cashier, &use_path, &key(), &json!({})).problem(409, "conflict");
+
+    // Points and a gift: 1200 points in, two gifts of 500 out, stock and points exact.
+    let adj = post_key(
+        &manager,
+        &format!("/api/v1/members/{member}/points/adjustments"),
+        &key(),
+        &json!({"track": "redeemable", "delta": 1200, "reason": "开业活动赠送"}),
+    );
+    assert_eq!(adj.json["redeemable_points"], 1200, "{}", adj.body);
+    let gift = manager.post(
+        "/api/v1/gifts",
+        &json!({"store_id": ht01, "name": "车载香薰", "points_cost": 500, "stock": 2}),
+    );
+    assert_eq!(gift.status, 201, "{}", gift.body);
+    let gift_id = gift.json["id"].as_str().unwrap();
+    let redeem = format!("/api/v1/gifts/{gift_id}/redemptions");
+    let r = post_key(
+        &cashier,
+        &redeem,
+        &key(),
+        &json!({"member_id": member, "quantity": 2}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json["points_spent"], 1000);
+    assert_eq!(r.json["redeemable_points_after"], 200);
+    let again = post_key(
+        &cashier,
+        &redeem,
+        &key(),
+        &json!({"member_id": member, "quantity": 1}),
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    let pts = cashier.get(&format!("/api/v1/members/{member}/points"));
+    assert_eq!(pts.json["redeemable_points"], 200);
+    let restock = manager.post(
+        &format!("/api/v1/gifts/{gift_id}/restock"),
+        &json!({"delta": 3}),
+    );
+    assert_eq!(restock.json["stock"], 3, "{}", restock.body);
+    // Renewal by points needs 500: refused, nothing spent.
+    post_key(
+        &cashier,
+        &format!("/api/v1/members/{member}/renewals"),
+        &key(),
+        &json!({"method": "points"}),
+    )
+    .problem(409, "insufficient_points");
+
+    // Coupons to a segment, and a void.
+    let tpl = manager.post(
+        "/api/v1/coupon-templates",
+        &json!({"store_id": ht01, "name": "精洗免费", "kind": "free_item", "item_code": "WASH",
+                "valid_from": "2026-01-01T00:00:00Z", "valid_until": "2030-01-01T00:00:00Z"}),
+    );
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let seg = manager.post(
+        "/api/v1/coupons/segment",
+        &json!({"template_id": tpl.json["id"], "tier_code": "silver"}),
+    );
+    assert_eq!(seg.json["issued"], 1, "{}", seg.body);
+    let templates = cashier.get("/api/v1/coupon-templates");
+    assert_eq!(templates.json["items"].as_array().unwrap().len(), 1);
+    let coupons = cashier.get(&format!("/api/v1/members/{member}/coupons"));
+    let coupon_id = coupons.json["items"][0]["id"].as_str().unwrap().to_string();
+    let void = format!("/api/v1/coupons/{coupon_id}/void");
+    cashier
+        .post(&void, &json!({"reason": "发错"}))
+        .problem(403, "forbidden");
+    let v = manager.post(&void, &json!({"reason": "发错"}));
+    assert_eq!(v.json["status"], "voided", "{}", v.body);
+
+    // Batch issue is all or nothing.
+    let bad = cashier.post(
+        "/api/v1/cards/batch",
+        &json!({"cards": [{"member_id": member}, {"member_id": member, "card_no": "12"}]}),
+    );
+    bad.problem(422, "validation_failed");
+    assert_eq!(bad.invalid_fields(), ["cards[1].card_no"]);
+    let cards_before = cashier.get(&format!("/api/v1/members/{member}/cards")).json["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(cards_before, 1);
+    let ok = cashier.post(
+        "/api/v1/cards/batch",
+        &json!({"cards": [{"member_id": member}, {"member_id": member, "chip_uid": "04AABBCCDD"}]}),
+    );
+    assert_eq!(ok.json["items"].as_array().unwrap().len(), 2, "{}", ok.body);
+    let by_chip = cashier.get("/api/v1/cards/lookup?chip_uid=04aabbccdd");
+    assert_eq!(by_chip.status, 200, "{}", by_chip.body);
+
+    // Replace moves the money to a new card; the old one is dead. Return refunds the principal.
+    let rep = post_key(
+        &cashier,
+        &format!("/api/v1/cards/{card_id}/replace"),
+        &key(),
+        &json!({}),
+    );
+    assert_eq!(rep.status, 201, "{}", rep.body);
+    assert_eq!(rep.json["principal_moved"], "500.00");
+    assert_eq!(rep.json["bonus_moved"], "60.00");
+    let new_card = rep.json["new_card"]["id"].as_str().unwrap().to_string();
+    assert_eq!(card(&cashier, &card_id)["status"], "replaced");
+    assert_eq!(card(&cashier, &card_id)["balance"], "0.00");
+    assert_eq!(top_up(&cashier, &card_id, "10.00").status, 409);
+    let ret_path = format!("/api/v1/cards/{new_card}/return");
+    let ret = json!({"refund_method": "transfer", "reason": "客户退卡"});
+    post_key(&cashier, &ret_path, &key(), &ret).problem(403, "forbidden");
+    let r = post_key(&manager, &ret_path, &key(), &ret);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json["refunded"], "500.00");
+    assert_eq!(r.json["bonus_forfeited"], "60.00");
+    let c = card(&cashier, &new_card);
+    assert_eq!(
+        (c["status"].as_str(), c["balance"].as_str()),
+        (Some("closed"), Some("0.00"))
+    );
+    assert_balance_is_sum_of_transactions(&cashier, &new_card);
+    assert_balance_is_sum_of_transactions(&cashier, &card_id);
+}
+
 http_tests!(
     cashier_flow_join_topup_checkout_receipt,
     permissions_and_other_stores,
@@ -685,4 +852,5 @@ http_tests!(
     pin_locks_after_five_wrong_and_never_shows,
     concurrent_top_ups_and_payments_are_exact,
     customer_token_sees_only_own_data,
+    programme_loyalty_and_card_lifecycle,
 );

@@ -216,7 +216,7 @@ pub struct CardDto {
     pub card_no: String,
     pub masked_card_no: String,
     pub chip_uid: Option<String>,
-    /// `active`, `lost`, `frozen`, `replaced`, `returned`.
+    /// `active`, `lost`, `frozen`, `replaced` or `closed` (returned).
     pub status: String,
     pub expires_at: DateTime<Utc>,
     /// Refundable stored value.
