@@ -8,7 +8,10 @@
 //! [`set_session_expired_handler`] sends the user back to the login page.
 
 use dms_api_types::{
-    LoginRequest, LogoutRequest, Me, Problem, RefreshRequest, RoleDto, TokenResponse,
+    AuditPage, CreateCustomerRequest, CreateStaffRequest, CreateStoreRequest, CustomerDto,
+    CustomerPage, LoginRequest, LogoutRequest, Me, Problem, RefreshRequest, ResetPasswordRequest,
+    RoleDto, SetRolesRequest, StaffDto, StaffPage, StoreDto, StorePage, TokenResponse,
+    UpdateStaffRequest, UpdateStoreRequest,
 };
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use gloo_net::http::{Method, RequestBuilder};
@@ -282,6 +285,67 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     decode(&call(Method::GET, path, None).await?)
 }
 
+/// A call with a JSON body whose answer is JSON.
+pub async fn send_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    body: &B,
+) -> Result<T, ApiError> {
+    decode(&call(method, path, Some(to_json(body)?)).await?)
+}
+
+/// A call whose success answer has no body we need (204 or an ignored echo).
+pub async fn send_no_content(
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<(), ApiError> {
+    let raw = call(method, path, body).await?;
+    if (200..300).contains(&raw.status) {
+        Ok(())
+    } else {
+        Err(parse_error(
+            raw.status,
+            raw.content_type.as_deref(),
+            &raw.text,
+        ))
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// `path?k=v&...` with the empty values left out.
+pub fn with_query(path: &str, params: &[(&str, Option<&str>)]) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .filter_map(|(k, v)| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", encode_query_value(v)))
+        })
+        .collect();
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// Rows per page the lists ask for.
+pub const PAGE_SIZE: &str = "50";
+
 // ---- endpoints ----
 
 /// Signs in and keeps the tokens.
@@ -298,6 +362,116 @@ pub async fn me() -> Result<Me, ApiError> {
 
 pub async fn roles() -> Result<Vec<RoleDto>, ApiError> {
     get_json("/roles").await
+}
+
+pub async fn stores(cursor: Option<&str>) -> Result<StorePage, ApiError> {
+    get_json(&with_query(
+        "/stores",
+        &[("cursor", cursor), ("limit", Some("200"))],
+    ))
+    .await
+}
+
+pub async fn create_store(body: &CreateStoreRequest) -> Result<StoreDto, ApiError> {
+    send_json(Method::POST, "/stores", body).await
+}
+
+pub async fn update_store(id: &str, body: &UpdateStoreRequest) -> Result<StoreDto, ApiError> {
+    send_json(
+        Method::PATCH,
+        &format!("/stores/{}", encode_query_value(id)),
+        body,
+    )
+    .await
+}
+
+pub async fn staff(cursor: Option<&str>) -> Result<StaffPage, ApiError> {
+    get_json(&with_query(
+        "/staff",
+        &[("cursor", cursor), ("limit", Some(PAGE_SIZE))],
+    ))
+    .await
+}
+
+pub async fn create_staff(body: &CreateStaffRequest) -> Result<StaffDto, ApiError> {
+    send_json(Method::POST, "/staff", body).await
+}
+
+pub async fn set_staff_roles(id: &str, body: &SetRolesRequest) -> Result<(), ApiError> {
+    send_no_content(
+        Method::PUT,
+        &format!("/staff/{}/roles", encode_query_value(id)),
+        Some(to_json(body)?),
+    )
+    .await
+}
+
+pub async fn update_staff(id: &str, body: &UpdateStaffRequest) -> Result<(), ApiError> {
+    send_no_content(
+        Method::PATCH,
+        &format!("/staff/{}", encode_query_value(id)),
+        Some(to_json(body)?),
+    )
+    .await
+}
+
+/// Disables a user: no sign-in, every session ends; `update_staff` with `active` undoes it.
+pub async fn disable_staff(id: &str) -> Result<(), ApiError> {
+    update_staff(
+        id,
+        &UpdateStaffRequest {
+            display_name: None,
+            status: Some("disabled".into()),
+        },
+    )
+    .await
+}
+
+pub async fn reset_password(id: &str, body: &ResetPasswordRequest) -> Result<(), ApiError> {
+    send_no_content(
+        Method::POST,
+        &format!("/staff/{}/password", encode_query_value(id)),
+        Some(to_json(body)?),
+    )
+    .await
+}
+
+/// The audit-log filters the server takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub entity: String,
+    pub entity_id: String,
+    pub actor_id: String,
+}
+
+pub async fn audit_log(filter: &AuditFilter, cursor: Option<&str>) -> Result<AuditPage, ApiError> {
+    get_json(&with_query(
+        "/audit-log",
+        &[
+            ("entity", Some(filter.entity.as_str())),
+            ("entity_id", Some(filter.entity_id.as_str())),
+            ("actor_id", Some(filter.actor_id.as_str())),
+            ("cursor", cursor),
+            ("limit", Some(PAGE_SIZE)),
+        ],
+    ))
+    .await
+}
+
+pub async fn customers(cursor: Option<&str>) -> Result<CustomerPage, ApiError> {
+    get_json(&with_query(
+        "/customers",
+        &[("cursor", cursor), ("limit", Some(PAGE_SIZE))],
+    ))
+    .await
+}
+
+pub async fn customer(id: &str) -> Result<CustomerDto, ApiError> {
+    get_json(&format!("/customers/{}", encode_query_value(id))).await
+}
+
+pub async fn create_customer(body: &CreateCustomerRequest) -> Result<CustomerDto, ApiError> {
+    send_json(Method::POST, "/customers", body).await
 }
 
 /// Ends this session on the server (best effort) and forgets the tokens either way.
@@ -399,6 +573,23 @@ mod tests {
             decode::<Vec<RoleDto>>(&problem),
             Err(ApiError::Problem(_))
         ));
+    }
+
+    #[test]
+    fn queries_are_encoded_and_skip_empty_values() {
+        assert_eq!(with_query("/staff", &[("cursor", None)]), "/staff");
+        assert_eq!(
+            with_query(
+                "/audit-log",
+                &[
+                    ("entity", Some("staff")),
+                    ("entity_id", Some(" ")),
+                    ("cursor", Some("a+b=/c"))
+                ]
+            ),
+            "/audit-log?entity=staff&cursor=a%2Bb%3D%2Fc"
+        );
+        assert_eq!(encode_query_value("华"), "%E5%8D%8E");
     }
 
     #[test]

@@ -5,11 +5,17 @@ use crate::components::header::Header;
 use crate::components::nav::Nav;
 use crate::forms::error_message;
 use crate::i18n::{t, Key};
+use crate::pages::audit::AuditLog;
+use crate::pages::customers::{CustomerDetail, Customers};
 use crate::pages::home::Home;
 use crate::pages::login::Login;
-use crate::pages::placeholder::{ComingSoon, NoAccess, NotFound};
-use crate::route::Route;
-use crate::session::{load_lang, save_lang, use_lang, LangCtx, Session};
+use crate::pages::placeholder::{NoAccess, NotFound};
+use crate::pages::staff::StaffPage;
+use crate::pages::stores::Stores;
+use crate::route::{detail_id, Route};
+use crate::session::{
+    load_lang, load_store, save_lang, save_store, use_lang, LangCtx, Session, StoreCtx,
+};
 use dms_api_types::Me;
 use gloo_events::EventListener;
 use std::rc::Rc;
@@ -28,11 +34,14 @@ enum Phase {
     Ready(Session),
 }
 
-fn current_route() -> Route {
+fn current_hash() -> String {
     web_sys::window()
         .and_then(|w| w.location().hash().ok())
-        .map(|h| Route::from_hash(&h))
-        .unwrap_or(Route::Home)
+        .unwrap_or_default()
+}
+
+fn current_route() -> Route {
+    Route::from_hash(&current_hash())
 }
 
 /// Loads `/me` and the role catalogue, then moves to the shell (or back to login).
@@ -73,6 +82,7 @@ pub fn app() -> Html {
         }
     });
     let route = use_state(current_route);
+    let hash = use_state(current_hash);
 
     // First render: check the stored session; send the user to login whenever it expires.
     {
@@ -97,9 +107,13 @@ pub fn app() -> Html {
     // Follow the URL hash.
     {
         let route = route.clone();
+        let hash = hash.clone();
         use_effect_with((), move |_| {
             let listener = web_sys::window().map(|window| {
-                EventListener::new(&window, "hashchange", move |_| route.set(current_route()))
+                EventListener::new(&window, "hashchange", move |_| {
+                    route.set(current_route());
+                    hash.set(current_hash());
+                })
             });
             move || drop(listener)
         });
@@ -148,7 +162,8 @@ pub fn app() -> Html {
                     });
                 })
             };
-            html! { <Shell session={session.clone()} route={*route} {on_logout} /> }
+            let detail = detail_id(&hash);
+            html! { <Shell session={session.clone()} route={*route} {detail} {on_logout} /> }
         }
     };
 
@@ -194,22 +209,45 @@ fn load_failed(props: &LoadFailedProps) -> Html {
 struct ShellProps {
     session: Session,
     route: Route,
+    detail: Option<String>,
     on_logout: Callback<()>,
 }
 
 #[function_component(Shell)]
 fn shell(props: &ShellProps) -> Html {
     let route = props.route;
+    let store = {
+        let me = props.session.me.clone();
+        use_state(move || load_store(&me))
+    };
+    let store_ctx = {
+        let store = store.clone();
+        StoreCtx {
+            selected: (*store).clone(),
+            set: Callback::from(move |selected: Option<String>| {
+                save_store(selected.as_deref());
+                store.set(selected);
+            }),
+        }
+    };
+    let session = props.session.clone();
     let page = if !route.allowed(&props.session.me.permissions) {
         html! { <NoAccess /> }
     } else {
         match route {
-            Route::Home => html! { <Home session={props.session.clone()} /> },
-            Route::Stores | Route::Staff | Route::Audit => html! { <ComingSoon {route} /> },
+            Route::Home => html! { <Home {session} /> },
+            Route::Stores => html! { <Stores {session} /> },
+            Route::Staff => html! { <StaffPage {session} /> },
+            Route::Audit => html! { <AuditLog {session} /> },
+            Route::Customers => html! { <Customers {session} /> },
+            Route::CustomerDetail => html! {
+                <CustomerDetail {session} id={props.detail.clone().unwrap_or_default()} />
+            },
             Route::NotFound => html! { <NotFound /> },
         }
     };
     html! {
+        <ContextProvider<StoreCtx> context={store_ctx}>
         <div class="shell">
             <Header session={props.session.clone()} on_logout={props.on_logout.clone()} />
             <div class="shell-body">
@@ -217,5 +255,6 @@ fn shell(props: &ShellProps) -> Html {
                 <main class="content" id="main">{ page }</main>
             </div>
         </div>
+        </ContextProvider<StoreCtx>>
     }
 }

@@ -30,6 +30,11 @@ pub fn field_message(error: &FieldError, lang: Lang) -> String {
     match error.code.as_str() {
         "required" => t(lang, Key::FieldRequired).to_string(),
         "length" => t(lang, Key::FieldLength).to_string(),
+        "conflict" => t(lang, Key::FieldTaken).to_string(),
+        "pattern" | "format" => t(lang, Key::FieldInvalid).to_string(),
+        "password_length" => t(lang, Key::PasswordTooShort).to_string(),
+        "phone" => t(lang, Key::PhoneInvalid).to_string(),
+        "roles" => t(lang, Key::RolesRequired).to_string(),
         _ if !error.message.is_empty() => error.message.clone(),
         _ => t(lang, Key::FieldInvalid).to_string(),
     }
@@ -75,9 +80,23 @@ pub fn field_errors(errors: &[FieldError], lang: Lang, fields: &[&str]) -> FormE
     let mut others = Vec::new();
     for error in errors {
         let message = field_message(error, lang);
-        if fields.contains(&error.field.as_str()) {
+        // `roles[1].store_id` shows beside `roles` when the form has no such field.
+        let base = error
+            .field
+            .split(['[', '.'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let name = if fields.contains(&error.field.as_str()) {
+            Some(error.field.clone())
+        } else if fields.contains(&base.as_str()) {
+            Some(base)
+        } else {
+            None
+        };
+        if let Some(name) = name {
             // The first error per field is enough.
-            out.fields.entry(error.field.clone()).or_insert(message);
+            out.fields.entry(name).or_insert(message);
         } else {
             others.push(format!("{}: {message}", error.field));
         }
@@ -103,6 +122,130 @@ pub fn form_errors(error: &ApiError, lang: Lang, fields: &[&str]) -> FormErrors 
         fields: BTreeMap::new(),
         general: Some(error_message(error, lang)),
     }
+}
+
+/// Why the last submit of a form failed; turned into messages at render time so the language
+/// toggle applies to them too.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    Local(Vec<FieldError>),
+    Server(ApiError),
+}
+
+impl Failure {
+    pub fn errors(&self, lang: Lang, fields: &[&str]) -> FormErrors {
+        match self {
+            Failure::Local(list) => field_errors(list, lang, fields),
+            Failure::Server(e) => form_errors(e, lang, fields),
+        }
+    }
+}
+
+/// The messages of an optional failure.
+pub fn errors_of(failure: &Option<Failure>, lang: Lang, fields: &[&str]) -> FormErrors {
+    failure
+        .as_ref()
+        .map(|f| f.errors(lang, fields))
+        .unwrap_or_default()
+}
+
+fn invalid(field: &str, code: &str) -> FieldError {
+    FieldError {
+        field: field.to_string(),
+        code: code.to_string(),
+        message: String::new(),
+    }
+}
+
+fn check_len(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usize, max: usize) {
+    let n = value.trim().chars().count();
+    if n == 0 && min > 0 {
+        errors.push(required(field));
+    } else if n < min || n > max {
+        errors.push(invalid(field, "length"));
+    }
+}
+
+fn check_charset(errors: &mut Vec<FieldError>, field: &str, value: &str, extra: &[char]) {
+    let ok = value
+        .trim()
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c));
+    if !ok && !errors.iter().any(|e| e.field == field) {
+        errors.push(invalid(field, "pattern"));
+    }
+}
+
+/// A mainland mobile number: 11 digits starting 1[3-9].
+pub fn is_mobile(phone: &str) -> bool {
+    let b = phone.as_bytes();
+    b.len() == 11
+        && b[0] == b'1'
+        && (b'3'..=b'9').contains(&b[1])
+        && b.iter().all(u8::is_ascii_digit)
+}
+
+/// The store form (create: with the code; edit: without).
+pub fn validate_store(
+    code: Option<&str>,
+    name: &str,
+    address: &str,
+    phone: &str,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(code) = code {
+        check_len(&mut errors, "code", code, 2, 16);
+        check_charset(&mut errors, "code", code, &['-']);
+    }
+    check_len(&mut errors, "name", name, 1, 100);
+    check_len(&mut errors, "address", address, 0, 200);
+    check_len(&mut errors, "phone", phone, 0, 32);
+    errors
+}
+
+/// A password a manager sets for someone.
+pub fn validate_password(password: &str) -> Vec<FieldError> {
+    let n = password.chars().count();
+    if password.is_empty() {
+        vec![required("password")]
+    } else if !(8..=256).contains(&n) {
+        vec![invalid("password", "password_length")]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The new-staff form.
+pub fn validate_staff(
+    username: &str,
+    display_name: &str,
+    password: &str,
+    role_count: usize,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_len(&mut errors, "username", username, 3, 32);
+    check_charset(&mut errors, "username", username, &['.', '_', '-']);
+    check_len(&mut errors, "display_name", display_name, 1, 64);
+    errors.extend(validate_password(password));
+    if role_count == 0 {
+        errors.push(invalid("roles", "roles"));
+    }
+    errors
+}
+
+/// The new-customer form.
+pub fn validate_customer(store_id: &str, name: &str, phone: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if store_id.is_empty() {
+        errors.push(required("store_id"));
+    }
+    check_len(&mut errors, "name", name, 1, 64);
+    if phone.trim().is_empty() {
+        errors.push(required("phone"));
+    } else if !is_mobile(phone.trim()) {
+        errors.push(invalid("phone", "phone"));
+    }
+    errors
 }
 
 /// The login form's own check before anything is sent.
@@ -181,6 +324,17 @@ mod tests {
     }
 
     #[test]
+    fn nested_field_errors_go_beside_their_list() {
+        let err = problem(
+            422,
+            "validation_failed",
+            vec![fe("roles[1].store_id", "forbidden_store", "not your store")],
+        );
+        let shown = form_errors(&err, Lang::En, &["username", "roles"]);
+        assert_eq!(shown.field("roles"), Some("not your store"));
+    }
+
+    #[test]
     fn errors_about_unknown_fields_become_the_general_message() {
         let err = problem(
             422,
@@ -229,6 +383,78 @@ mod tests {
             error_message(&problem(418, "teapot", vec![]), Lang::En),
             "some title"
         );
+    }
+
+    fn fields_of(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn store_form_checks() {
+        assert!(validate_store(Some("HT03"), "华通三店", "", "").is_empty());
+        assert_eq!(
+            fields_of(&validate_store(Some("H"), " ", "", "")),
+            ["code", "name"]
+        );
+        assert_eq!(
+            fields_of(&validate_store(Some("HT 03"), "x", "", "")),
+            ["code"]
+        );
+        assert!(validate_store(None, "x", &"a".repeat(200), "010").is_empty());
+        assert_eq!(
+            fields_of(&validate_store(None, "x", &"a".repeat(201), "")),
+            ["address"]
+        );
+    }
+
+    #[test]
+    fn staff_form_checks() {
+        assert!(validate_staff("ht01.new", "新员工", "Secret@123", 1).is_empty());
+        let errors = validate_staff("a b", "", "short", 0);
+        assert_eq!(
+            fields_of(&errors),
+            ["username", "display_name", "password", "roles"]
+        );
+        let shown = field_errors(&errors, Lang::Zh, &["username", "password", "roles"]);
+        assert_eq!(
+            shown.field("password"),
+            Some(t(Lang::Zh, Key::PasswordTooShort))
+        );
+        assert_eq!(shown.field("roles"), Some(t(Lang::Zh, Key::RolesRequired)));
+        assert_eq!(
+            fields_of(&validate_staff("ab", "x", "12345678", 1)),
+            ["username"]
+        );
+        assert_eq!(
+            fields_of(&validate_staff("a/b", "x", "12345678", 1)),
+            ["username"]
+        );
+    }
+
+    #[test]
+    fn customer_form_checks() {
+        assert!(validate_customer("s1", "王先生", "13800138000").is_empty());
+        assert!(is_mobile("19912345678"));
+        assert!(!is_mobile("12345678901"));
+        assert!(!is_mobile("1380013800"));
+        assert_eq!(
+            fields_of(&validate_customer("", "", "138")),
+            ["store_id", "name", "phone"]
+        );
+    }
+
+    #[test]
+    fn a_taken_username_is_shown_beside_the_field() {
+        let err = problem(
+            409,
+            "conflict",
+            vec![fe("username", "conflict", "username already in use")],
+        );
+        let shown = form_errors(&err, Lang::Zh, &["username"]);
+        assert_eq!(shown.field("username"), Some(t(Lang::Zh, Key::FieldTaken)));
+        let failure = Failure::Server(err);
+        assert_eq!(errors_of(&Some(failure), Lang::Zh, &["username"]), shown);
+        assert!(errors_of(&None, Lang::Zh, &["username"]).is_empty());
     }
 
     #[test]

@@ -9,12 +9,21 @@ pub enum Route {
     Stores,
     Staff,
     Audit,
+    Customers,
+    /// `#/customers/<id>`: the id is read with [`detail_id`].
+    CustomerDetail,
     NotFound,
 }
 
 impl Route {
     /// The navigation entries, in order.
-    pub const NAV: [Route; 4] = [Route::Home, Route::Stores, Route::Staff, Route::Audit];
+    pub const NAV: [Route; 5] = [
+        Route::Home,
+        Route::Customers,
+        Route::Staff,
+        Route::Stores,
+        Route::Audit,
+    ];
 
     pub fn from_hash(hash: &str) -> Route {
         let path = hash.trim_start_matches('#');
@@ -24,6 +33,8 @@ impl Route {
             "stores" => Route::Stores,
             "staff" => Route::Staff,
             "audit" => Route::Audit,
+            "customers" => Route::Customers,
+            p if detail_id(p).is_some() => Route::CustomerDetail,
             _ => Route::NotFound,
         }
     }
@@ -34,6 +45,7 @@ impl Route {
             Route::Stores => "#/stores",
             Route::Staff => "#/staff",
             Route::Audit => "#/audit",
+            Route::Customers | Route::CustomerDetail => "#/customers",
         }
     }
 
@@ -43,6 +55,7 @@ impl Route {
             Route::Stores => Key::NavStores,
             Route::Staff => Key::NavStaff,
             Route::Audit => Key::NavAudit,
+            Route::Customers | Route::CustomerDetail => Key::NavCustomers,
         }
     }
 
@@ -53,12 +66,34 @@ impl Route {
             Route::Stores => Some("org.stores.read"),
             Route::Staff => Some("org.staff.read"),
             Route::Audit => Some("audit.read"),
+            Route::Customers | Route::CustomerDetail => Some("customers.read"),
         }
     }
 
     pub fn allowed(self, permissions: &[String]) -> bool {
         self.required_permission()
             .is_none_or(|needed| permissions.iter().any(|p| p == needed))
+    }
+}
+
+/// The id in `#/customers/<id>`.
+pub fn detail_id(hash: &str) -> Option<String> {
+    let path = hash.trim_start_matches('#');
+    let path = path.split('?').next().unwrap_or_default().trim_matches('/');
+    let id = path.strip_prefix("customers/")?;
+    (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
+}
+
+/// The hash of one customer's page.
+pub fn customer_hash(id: &str) -> String {
+    format!("#/customers/{id}")
+}
+
+/// The nav entry a page belongs to (a detail page lights its list).
+pub fn nav_parent(route: Route) -> Route {
+    match route {
+        Route::CustomerDetail => Route::Customers,
+        other => other,
     }
 }
 
@@ -88,6 +123,29 @@ mod tests {
         assert_eq!(Route::from_hash("#/stores/"), Route::Stores);
         assert_eq!(Route::from_hash("#/audit?cursor=x"), Route::Audit);
         assert_eq!(Route::from_hash("#/nope"), Route::NotFound);
+        assert_eq!(Route::from_hash("#/customers/abc"), Route::CustomerDetail);
+        assert_eq!(detail_id("#/customers/abc"), Some("abc".into()));
+        assert_eq!(detail_id(&customer_hash("x-1")), Some("x-1".into()));
+        assert_eq!(detail_id("#/customers/"), None);
+        assert_eq!(Route::from_hash("#/customers/a/b"), Route::NotFound);
+        assert_eq!(nav_parent(Route::CustomerDetail), Route::Customers);
+    }
+
+    #[test]
+    fn a_technician_sees_neither_staff_nor_customers() {
+        let tech = perms(&[
+            "org.stores.read",
+            "service.read",
+            "service.workshop",
+            "parts.read",
+        ]);
+        assert_eq!(nav_items(&tech), vec![Route::Home, Route::Stores]);
+        assert!(!Route::CustomerDetail.allowed(&tech));
+        let cashier = perms(&["org.stores.read", "customers.read", "membership.read"]);
+        assert_eq!(
+            nav_items(&cashier),
+            vec![Route::Home, Route::Customers, Route::Stores]
+        );
     }
 
     #[test]
@@ -102,7 +160,12 @@ mod tests {
             vec![Route::Home, Route::Staff]
         );
         assert_eq!(
-            nav_items(&perms(&["audit.read", "org.stores.read", "org.staff.read"])),
+            nav_items(&perms(&[
+                "audit.read",
+                "org.stores.read",
+                "org.staff.read",
+                "customers.read"
+            ])),
             Route::NAV.to_vec()
         );
         // Write alone does not show a read page.

@@ -1,7 +1,8 @@
 //! The top bar: app name, where the user works, who they are, language and sign-out.
 
 use crate::i18n::{t, Key};
-use crate::session::{LangCtx, Session};
+use crate::session::{can_switch_store, LangCtx, Session, StoreCtx};
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -37,7 +38,41 @@ pub fn header(props: &HeaderProps) -> Html {
         })
     };
 
-    let scope = if me.group_wide {
+    let store_ctx = use_context::<StoreCtx>();
+    let switcher = store_ctx.filter(|_| can_switch_store(me)).map(|ctx| {
+        let set = ctx.set.clone();
+        let onchange = Callback::from(move |e: Event| {
+            if let Some(select) = e.target_dyn_into::<HtmlSelectElement>() {
+                let value = select.value();
+                set.emit((!value.is_empty()).then_some(value));
+            }
+        });
+        let selected = ctx.selected.clone().unwrap_or_default();
+        html! {
+            <label class="store-switcher">
+                <span class="sr-only">{ t(lang, Key::StoreSwitcher) }</span>
+                <select id="store-switcher" {onchange} title={t(lang, Key::StoreSwitcher)}>
+                    <option value="" selected={selected.is_empty()}>{ t(lang, Key::AllStoresOption) }</option>
+                    { for me.stores.iter().map(|s| html! {
+                        <option value={s.id.clone()} selected={s.id == selected}>
+                            { format!("{} {}", s.code, s.name) }
+                        </option>
+                    }) }
+                </select>
+            </label>
+        }
+    });
+
+    let scope = if let Some(switcher) = switcher {
+        html! {
+            <>
+                if me.group_wide {
+                    <span class="badge group">{ t(lang, Key::GroupWide) }</span>
+                }
+                { switcher }
+            </>
+        }
+    } else if me.group_wide {
         html! { <span class="badge group">{ t(lang, Key::GroupWide) }</span> }
     } else {
         let extra = me.stores.len().saturating_sub(SHOWN_STORES);

@@ -1,2 +1,3 @@
+pub mod common;
 pub mod header;
 pub mod nav;

@@ -1,7 +1,7 @@
 //! The side navigation: only the pages the user's permissions open.
 
 use crate::i18n::{t, Key};
-use crate::route::{nav_items, Route};
+use crate::route::{nav_items, nav_parent, Route};
 use crate::session::use_lang;
 use yew::prelude::*;
 
@@ -18,7 +18,7 @@ pub fn nav(props: &NavProps) -> Html {
         <nav class="sidenav" aria-label={t(lang, Key::MainNav)}>
             <ul>
                 { for nav_items(&props.permissions).into_iter().map(|route| {
-                    let current = route == props.current;
+                    let current = route == nav_parent(props.current);
                     html! {
                         <li>
                             <a href={route.hash()}
