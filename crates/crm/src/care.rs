@@ -597,76 +597,86 @@ pub fn run_care_engine(
     let mut report = CareRunReport::default();
     let actor = Actor::system("care-engine");
     for chunk in cands.chunks(500) {
-        let part = write_tx(conn, |c| {
-            let mut part = CareRunReport::default();
-            let keys: Vec<&str> = chunk.iter().map(|k| k.dedupe_key.as_str()).collect();
-            let existing: HashSet<String> = follow_up_tasks::table
-                .filter(follow_up_tasks::dedupe_key.eq_any(&keys))
-                .select(follow_up_tasks::dedupe_key)
-                .load::<Option<String>>(c)?
-                .into_iter()
-                .flatten()
-                .collect();
-            let custs: Vec<&str> = chunk
-                .iter()
-                .filter_map(|k| k.customer_id.as_deref())
-                .collect();
-            // Customers who asked not to be called get no calls, greetings or reminders.
-            let no_call: HashSet<String> = marketing_consents::table
-                .filter(marketing_consents::customer_id.eq_any(&custs))
-                .filter(marketing_consents::channel.eq("phone"))
-                .filter(marketing_consents::granted.eq(false))
-                .select(marketing_consents::customer_id)
-                .load::<String>(c)?
-                .into_iter()
-                .collect();
-            let ts = to_db_time(now);
-            let mut rows = Vec::new();
-            for k in chunk {
-                if existing.contains(&k.dedupe_key) {
-                    part.already_present += 1;
-                    continue;
+        let mut tries = 0;
+        let part = loop {
+            tries += 1;
+            let r = write_tx(conn, |c| {
+                let mut part = CareRunReport::default();
+                let keys: Vec<&str> = chunk.iter().map(|k| k.dedupe_key.as_str()).collect();
+                let existing: HashSet<String> = follow_up_tasks::table
+                    .filter(follow_up_tasks::dedupe_key.eq_any(&keys))
+                    .select(follow_up_tasks::dedupe_key)
+                    .load::<Option<String>>(c)?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let custs: Vec<&str> = chunk
+                    .iter()
+                    .filter_map(|k| k.customer_id.as_deref())
+                    .collect();
+                // Customers who asked not to be called get no calls, greetings or reminders.
+                let no_call: HashSet<String> = marketing_consents::table
+                    .filter(marketing_consents::customer_id.eq_any(&custs))
+                    .filter(marketing_consents::channel.eq("phone"))
+                    .filter(marketing_consents::granted.eq(false))
+                    .select(marketing_consents::customer_id)
+                    .load::<String>(c)?
+                    .into_iter()
+                    .collect();
+                let ts = to_db_time(now);
+                let mut rows = Vec::new();
+                for k in chunk {
+                    if existing.contains(&k.dedupe_key) {
+                        part.already_present += 1;
+                        continue;
+                    }
+                    if k.customer_id
+                        .as_ref()
+                        .is_some_and(|id| no_call.contains(id))
+                    {
+                        part.opted_out += 1;
+                        continue;
+                    }
+                    rows.push(NewTaskRow {
+                        id: dms_core::new_id(),
+                        store_id: &k.store_id,
+                        customer_id: k.customer_id.as_deref(),
+                        vehicle_id: k.vehicle_id.as_deref(),
+                        rule: k.rule,
+                        dedupe_key: Some(&k.dedupe_key),
+                        title: &k.title,
+                        due_on: k.due_on,
+                        assigned_to: pick_assignee(rules, &k.store_id, &k.dedupe_key),
+                        status: "open",
+                        note: "",
+                        created_at: ts,
+                        updated_at: ts,
+                    });
+                    *part.created.entry(k.rule.to_string()).or_default() += 1;
                 }
-                if k.customer_id
-                    .as_ref()
-                    .is_some_and(|id| no_call.contains(id))
-                {
-                    part.opted_out += 1;
-                    continue;
+                // One multi-row INSERT per chunk: a first run over a large fleet makes hundreds of
+                // thousands of tasks.
+                crate::engine::insert_task_rows(c, &rows)?;
+                if part.total_created() > 0 {
+                    audit(
+                        c,
+                        &actor,
+                        None,
+                        "care.run",
+                        "follow_up_tasks",
+                        &today.to_string(),
+                        json!({"created": part.created}),
+                    )?;
                 }
-                rows.push(NewTaskRow {
-                    id: dms_core::new_id(),
-                    store_id: &k.store_id,
-                    customer_id: k.customer_id.as_deref(),
-                    vehicle_id: k.vehicle_id.as_deref(),
-                    rule: k.rule,
-                    dedupe_key: Some(&k.dedupe_key),
-                    title: &k.title,
-                    due_on: k.due_on,
-                    assigned_to: pick_assignee(rules, &k.store_id, &k.dedupe_key),
-                    status: "open",
-                    note: "",
-                    created_at: ts,
-                    updated_at: ts,
-                });
-                *part.created.entry(k.rule.to_string()).or_default() += 1;
+                Ok::<_, CrmError>(part)
+            });
+            match r {
+                // Another server inserted the same task between our check and our insert (the
+                // unique dedupe key caught it): run the chunk again, it now sees that task.
+                Err(CrmError::Db(e)) if dms_db::is_unique_violation(&e) && tries < 3 => continue,
+                other => break other?,
             }
-            // One multi-row INSERT per chunk: a first run over a large fleet makes hundreds of
-            // thousands of tasks.
-            crate::engine::insert_task_rows(c, &rows)?;
-            if part.total_created() > 0 {
-                audit(
-                    c,
-                    &actor,
-                    None,
-                    "care.run",
-                    "follow_up_tasks",
-                    &today.to_string(),
-                    json!({"created": part.created}),
-                )?;
-            }
-            Ok::<_, CrmError>(part)
-        })?;
+        };
         for (k, n) in part.created {
             *report.created.entry(k).or_default() += n;
         }

@@ -298,8 +298,50 @@ fn other_crates_plug_in(db: &TestDb) {
     );
 }
 
+/// Two servers running the daily job at the same moment still make each task once.
+fn concurrent_runs_create_each_task_once(db: &TestDb) {
+    let s = {
+        let mut c = conn(db);
+        let s = store(&mut c, "BJ01");
+        let all = StoreScope::AllStores;
+        for i in 0..30u32 {
+            let cu = customer(&mut c, &s, &format!("并发{i}"), &format!("1390002{i:04}"));
+            let body = format!("LBV{i:013}");
+            let check = vin_check_digit(&format!("{}0{}", &body[..8], &body[8..])).unwrap();
+            let vin = format!("{}{check}{}", &body[..8], &body[8..]);
+            let mut nv = NewVehicle::new(&s, &vin);
+            nv.customer_id = Some(cu.id.clone());
+            nv.delivery_date = Some(day(2026, 3, 1));
+            nv.insurance_expiry = Some(day(2026, 3, 20));
+            create_vehicle(&mut c, &actor(), &all, &nv, at(2026, 3, 1, 1)).unwrap();
+        }
+        s
+    };
+    let reports: Vec<CareRunReport> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..3)
+            .map(|_| {
+                let pool = db.pool.clone();
+                let r = rules(&s);
+                sc.spawn(move || {
+                    let mut c = pool.get().unwrap();
+                    run_care_engine(&mut c, day(2026, 3, 1), &r, &[], at(2026, 3, 1, 2)).unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let created: u32 = reports.iter().map(|r| r.total_created()).sum();
+    let mut c = conn(db);
+    assert_eq!(all_tasks(&mut c).len(), 60);
+    assert_eq!(
+        created, 60,
+        "thank-you call and insurance renewal for 30 cars, once"
+    );
+}
+
 dms_db::engine_tests!(
     simulated_calendar,
     outcomes_update_records,
-    other_crates_plug_in
+    other_crates_plug_in,
+    concurrent_runs_create_each_task_once,
 );
