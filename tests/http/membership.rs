@@ -592,6 +592,42 @@ fn concurrent_top_ups_and_payments_are_exact(s: &TestServer) {
     );
     let checkouts = txns.iter().filter(|t| t["kind"] == "checkout").count();
     assert_eq!(checkouts, THREADS * OPS / 2);
+
+    // Parallel payments never overdraw: 100.00 on a fresh card, eight payments of 30.00 at
+    // once; exactly three succeed, the others are refused, 10.00 is left.
+    let admin = s.login("admin");
+    let (_, small) = member_with_card(&admin, &s.fixture.customer_ht02, &s.fixture.ht02, "0");
+    assert_eq!(top_up(&admin, &small, "100.00").status, 201);
+    let pay = json!({"card_id": small, "store_id": s.fixture.ht02,
+        "lines": [{"category": "other", "description": "洗车", "quantity": "1", "unit_price": "30.00"}],
+        "tenders": [{"kind": "stored_value", "amount": "30.00"}]});
+    let statuses: Vec<u16> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..THREADS)
+            .map(|_| {
+                sc.spawn(|| {
+                    let k = key();
+                    loop {
+                        let r = post_key(&admin, "/api/v1/checkouts", &k, &pay);
+                        if r.status != 503 {
+                            if r.status == 409 {
+                                assert_eq!(r.json["code"], "insufficient_balance", "{}", r.body);
+                            }
+                            return r.status;
+                        }
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), THREADS - 3);
+    assert_eq!(card(&admin, &small)["balance"], "10.00");
+    assert_eq!(assert_balance_is_sum_of_transactions(&admin, &small), 1_000);
 }
 
 fn customer_token_sees_only_own_data(s: &TestServer) {

@@ -114,3 +114,94 @@ impl From<MembershipError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::ResponseError;
+
+    fn status_code(e: MembershipError) -> (u16, String) {
+        let api = ApiError::from(e);
+        (api.status_code().as_u16(), api.problem().code)
+    }
+
+    #[test]
+    fn business_rules_have_their_own_codes_and_are_never_500() {
+        let cases = [
+            (
+                MembershipError::InsufficientBalance {
+                    what: "stored value",
+                    needed: "10.00".into(),
+                    available: "5.00".into(),
+                },
+                409,
+                "insufficient_balance",
+            ),
+            (
+                MembershipError::InsufficientBalance {
+                    what: "redeemable points",
+                    needed: "500".into(),
+                    available: "1".into(),
+                },
+                409,
+                "insufficient_points",
+            ),
+            (
+                MembershipError::CardBlocked {
+                    status: "lost".into(),
+                },
+                409,
+                "card_lost",
+            ),
+            (
+                MembershipError::CardBlocked {
+                    status: "replaced".into(),
+                },
+                409,
+                "card_closed",
+            ),
+            (MembershipError::CardExpired, 409, "card_expired"),
+            (
+                MembershipError::WrongPin { attempts_left: 3 },
+                422,
+                "wrong_pin",
+            ),
+            (
+                MembershipError::PinLocked { until: None },
+                409,
+                "pin_locked",
+            ),
+            (MembershipError::PinNotSet, 409, "pin_not_set"),
+            (
+                MembershipError::IdempotencyMismatch,
+                422,
+                "idempotency_key_reused",
+            ),
+            (MembershipError::NotFound("card"), 404, "not_found"),
+            (
+                MembershipError::invalid("amount", "must be greater than zero"),
+                422,
+                "validation_failed",
+            ),
+            (
+                MembershipError::conflict("coupons", "coupon already used"),
+                409,
+                "conflict",
+            ),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(status_code(e), (status, code.to_string()));
+        }
+    }
+
+    #[test]
+    fn a_short_pepper_is_refused() {
+        let mut s = super::super::Settings::default();
+        let env = |k: &str| (k == "DMS_PIN_PEPPER").then(|| "short".to_string());
+        assert!(s.apply_env(&env).is_err());
+        let env = |k: &str| (k == "DMS_PIN_PEPPER").then(|| "0123456789abcdef".to_string());
+        assert!(s.apply_env(&env).is_ok());
+        assert!(super::super::DomainState::new(&s).is_ok());
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+}
