@@ -296,6 +296,17 @@ fn permissions_and_other_stores(s: &TestServer) {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json["discount_override"]["percent"], "50");
     assert_eq!(r.json["basket"]["tier_discount"], "50.00");
+    let checkout_id = r.json["checkout_id"].as_str().unwrap();
+    let audit = s
+        .login("admin")
+        .get(&format!("/api/v1/audit-log?entity_id={checkout_id}"));
+    let actions: Vec<&str> = audit.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["membership.checkout.override"], "{}", audit.body);
     assert_eq!(card(&cashier, &card_id)["balance"], "250.00");
 
     // Manual points adjustments are the manager's too.
