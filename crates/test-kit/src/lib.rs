@@ -10,6 +10,11 @@
 //! - [`pcscd`]: starts a private `pcscd` wired to a virtual reader, isolated per test run.
 //! - [`escpos`]: a loopback ESC/POS printer on TCP that renders what it receives as text and can
 //!   be told to report offline, paper out, or to drop the connection.
+//!
+//! The PC/SC tests need, on Debian 12: `pcscd`, `vsmartcard-vpcd`, `libpcsclite-dev` and
+//! `pkg-config` (to build the `pcsc` crate), `socat`, `iproute2` and `util-linux` (`unshare`),
+//! and root. They start their own pcscd (no system pcscd is needed or touched) and skip with a
+//! message when a piece is missing, unless `DMS_REQUIRE_DEVICES=1`.
 
 pub mod error;
 pub mod escpos;

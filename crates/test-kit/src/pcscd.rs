@@ -48,10 +48,21 @@ pub fn check_tools() -> Result<()> {
     if which("socat").is_none() {
         missing.push("socat (Debian package socat)");
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Missing(missing.join(", ")))
+    if !missing.is_empty() {
+        return Err(Error::Missing(missing.join(", ")));
+    }
+    // Namespaces need root or CAP_SYS_ADMIN (or unprivileged user namespaces, not used here).
+    let probe = Command::new("unshare")
+        .args(["--mount", "--net", "--pid", "--fork", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match probe {
+        Ok(status) if status.success() => Ok(()),
+        _ => Err(Error::Missing(
+            "permission to create mount/network/PID namespaces (run the tests as root)".into(),
+        )),
     }
 }
 
