@@ -134,6 +134,15 @@ pub fn read_block(block: u8) -> Command {
     }
 }
 
+/// UPDATE BINARY (FF D6 00 block 10 data): writes one 16-byte Mifare block.
+pub fn update_block(block: u8, data: &[u8; 16]) -> Command {
+    Command {
+        header: [0xFF, 0xD6, 0x00, block],
+        data: data.to_vec(),
+        le: None,
+    }
+}
+
 /// A response APDU split into data and status word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -188,6 +197,9 @@ mod tests {
             [0x01, 0x00, 0x07, 0x61, 0x01]
         );
         assert_eq!(read_block(5).to_bytes(), [0xFF, 0xB0, 0x00, 0x05, 0x10]);
+        let write = update_block(5, &[0xAB; 16]).to_bytes();
+        assert_eq!(write[..5], [0xFF, 0xD6, 0x00, 0x05, 0x10]);
+        assert_eq!(write[5..], [0xAB; 16]);
     }
 
     #[test]

@@ -106,6 +106,32 @@ fn pcsc_reader_reads_uid_and_sector_and_sees_removal() {
         apdus.iter().any(|a| a[..2] == [0xFF, 0x86]),
         "no GENERAL AUTHENTICATE reached the card: {apdus:?}"
     );
+    // Issuing: a blank card gets the store's number written into the sector and reads it back.
+    drop(card);
+    let blank = CardLink::tap(&pcscd.slot(0), member_card(KEY).with_block(4, [0; 16])).unwrap();
+    let (ev, _) = wait_event(&mut reader, Duration::from_secs(10));
+    assert_eq!(ev, CardEvent::Removed);
+    let (ev, _) = wait_event(&mut reader, Duration::from_secs(10));
+    assert_eq!(ev, CardEvent::Present { uid: UID.to_vec() });
+    assert!(reader.read_card_number().is_err());
+    reader
+        .write_number(4, KeyType::A, &KEY, "8800099999")
+        .unwrap();
+    assert_eq!(reader.read_card_number().unwrap(), "8800099999");
+    assert!(matches!(
+        reader.write_number(7, KeyType::A, &KEY, "1"),
+        Err(Error::Config(_))
+    ));
+    let issued = blank.remove().unwrap();
+    assert_eq!(&issued.block(4)[..10], b"8800099999");
+    let (ev, _) = wait_event(&mut reader, Duration::from_secs(10));
+    assert_eq!(ev, CardEvent::Removed);
+    // Tapped again, the issued card carries its number.
+    let card = CardLink::tap(&pcscd.slot(0), issued).unwrap();
+    let (ev, _) = wait_event(&mut reader, Duration::from_secs(10));
+    assert_eq!(ev, CardEvent::Present { uid: UID.to_vec() });
+    assert_eq!(reader.read_card_number().unwrap(), "8800099999");
+
     // A card on the second slot is seen by the second reader only.
     let other = CardLink::tap(
         &pcscd.slot(1),

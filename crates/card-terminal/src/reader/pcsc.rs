@@ -84,11 +84,7 @@ impl PcscReader {
     /// Connects to pcscd and picks the configured reader.
     pub fn open(config: PcscConfig) -> Result<Self> {
         if let NumberSource::Sector { block, .. } = &config.number {
-            if *block >= 64 || block % 4 == 3 || *block == 0 {
-                return Err(Error::Config(format!(
-                    "block {block} is not a data block of a Mifare Classic 1K"
-                )));
-            }
+            check_data_block(*block)?;
         }
         let ctx = Context::establish(Scope::User)?;
         let names = reader_names(&ctx)?;
@@ -138,16 +134,66 @@ impl PcscReader {
     /// Reads one 16-byte block after loading `key` into slot 0 and authenticating.
     pub fn read_block(&self, block: u8, key_type: KeyType, key: &[u8; 6]) -> Result<[u8; 16]> {
         let card = self.connect()?;
-        transmit(&card, &apdu::load_key(0, key))?;
-        match transmit(&card, &apdu::authenticate(block, key_type, 0)) {
-            Ok(_) => {}
-            Err(Error::Card(sw)) => return Err(Error::AuthenticationFailed { block, sw }),
-            Err(e) => return Err(e),
-        }
+        open_block(&card, block, key_type, key)?;
         let data = transmit(&card, &apdu::read_block(block))?;
         data.as_slice()
             .try_into()
             .map_err(|_| Error::MalformedResponse(format!("block of {} bytes", data.len())))
+    }
+
+    /// Writes the store's card number into `block` as ASCII, zero-filled, and reads it back
+    /// (issuing a card at the desk). Refuses trailer blocks and block 0, which would lock the
+    /// sector or cannot be written.
+    pub fn write_number(
+        &self,
+        block: u8,
+        key_type: KeyType,
+        key: &[u8; 6],
+        number: &str,
+    ) -> Result<()> {
+        check_data_block(block)?;
+        if number.is_empty()
+            || number.len() > 16
+            || !number.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(Error::CardNumber {
+                input: number.to_string(),
+                reason: "1 to 16 ASCII letters or digits fit a block".into(),
+            });
+        }
+        let mut data = [0u8; 16];
+        data[..number.len()].copy_from_slice(number.as_bytes());
+        let card = self.connect()?;
+        open_block(&card, block, key_type, key)?;
+        transmit(&card, &apdu::update_block(block, &data))?;
+        // Read back: a card pulled away mid-write must not count as issued.
+        let back = transmit(&card, &apdu::read_block(block))?;
+        if back != data {
+            return Err(Error::MalformedResponse(format!(
+                "block {block} reads back {} after writing",
+                hex::encode_upper(&back)
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn check_data_block(block: u8) -> Result<()> {
+    if block >= 64 || block % 4 == 3 || block == 0 {
+        return Err(Error::Config(format!(
+            "block {block} is not a data block of a Mifare Classic 1K"
+        )));
+    }
+    Ok(())
+}
+
+/// Loads `key` into the reader's slot 0 and authenticates `block`'s sector with it.
+fn open_block(card: &pcsc::Card, block: u8, key_type: KeyType, key: &[u8; 6]) -> Result<()> {
+    transmit(card, &apdu::load_key(0, key))?;
+    match transmit(card, &apdu::authenticate(block, key_type, 0)) {
+        Ok(_) => Ok(()),
+        Err(Error::Card(sw)) => Err(Error::AuthenticationFailed { block, sw }),
+        Err(e) => Err(e),
     }
 }
 
