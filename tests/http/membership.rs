@@ -246,6 +246,21 @@ fn cashier_flow_join_topup_checkout_receipt(s: &TestServer) {
     assert_eq!(st.json["total"]["topped_up"], "1000.00");
     assert_eq!(st.json["total"]["bonus_granted"], "100.00");
     assert_eq!(st.json["total"]["consumed"], "0.00");
+    assert_eq!(st.json["total"]["checkouts_voided"], 1);
+    let today = chrono::Utc::now().date_naive();
+    let st = manager.get(&format!(
+        "/api/v1/membership/statistics?from={today}&to={}&by_day=true",
+        today.succ_opt().unwrap()
+    ));
+    assert_eq!(
+        st.json["by_day"][0]["statistics"]["topped_up"], "1000.00",
+        "{}",
+        st.body
+    );
+    assert_eq!(st.json["by_store"][0]["statistics"]["topped_up"], "1000.00");
+    s.login("ht01.tech")
+        .get("/api/v1/membership/statistics?from=2026-01-01&to=2026-02-01")
+        .problem(403, "forbidden");
 }
 
 fn permissions_and_other_stores(s: &TestServer) {

@@ -879,6 +879,9 @@ pub struct StatisticsParams {
     pub to: NaiveDate,
     /// One store; absent: every store of the caller's.
     pub store_id: Option<String>,
+    /// Also one row per UTC day (`by_day`).
+    #[serde(default)]
+    pub by_day: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -906,11 +909,20 @@ pub struct StoreStatisticsDto {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DayStatisticsDto {
+    pub day: NaiveDate,
+    pub statistics: StatisticsDto,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StatisticsReportDto {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub total: StatisticsDto,
     pub by_store: Vec<StoreStatisticsDto>,
+    /// With `by_day=true`: every day of the period; the days sum to `total`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_day: Vec<DayStatisticsDto>,
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use crate::extract::{Body, QueryParams};
 use crate::AppState;
 use actix_web::{get, put, web};
 use dms_api_types::membership::{
-    ProgrammeDto, ProgrammeParams, SetProgrammeRequest, StatisticsParams, StatisticsReportDto,
-    StoreStatisticsDto,
+    DayStatisticsDto, ProgrammeDto, ProgrammeParams, SetProgrammeRequest, StatisticsParams,
+    StatisticsReportDto, StoreStatisticsDto,
 };
 use dms_api_types::Problem;
 use dms_core::{StoreScope, SystemClock};
@@ -117,7 +117,7 @@ fn union(a: StoreScope, b: StoreScope) -> StoreScope {
 /// Member club statistics for a period.
 #[utoipa::path(
     tag = "membership",
-    description = "Top-ups, bonus, consumption, refunds, checkouts, cards issued, points, gift redemptions and coupon use for `[from, to)` (UTC days, at most 366), in total and per store; the totals reconcile with the ledgers.\n\n**Permission:** `membership.read` or `reports.read`.",
+    description = "Top-ups, bonus, consumption, refunds, checkouts, cards issued, points, gift redemptions and coupon use for `[from, to)` (UTC days, at most 366), in total, per store and (with `by_day=true`) per day; the totals reconcile with the ledgers.\n\n**Permission:** `membership.read` or `reports.read`.",
     params(StatisticsParams),
     security(("bearer" = [])),
     responses(
@@ -160,11 +160,17 @@ pub async fn statistics(
     }
     let start = q.from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let end = q.to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let (total, by_store) = state
+    let (from, to, by_day) = (q.from, q.to, q.by_day);
+    let (total, by_store, days) = state
         .db(move |c| {
             let total = m::club_statistics(c, &scope, start, end)?;
             let by_store = m::statistics_by_store(c, &scope, start, end)?;
-            Ok((total, by_store))
+            let days = if by_day {
+                m::statistics_by_day(c, &scope, from, to)?
+            } else {
+                vec![]
+            };
+            Ok((total, by_store, days))
         })
         .await?;
     Ok(web::Json(StatisticsReportDto {
@@ -175,6 +181,13 @@ pub async fn statistics(
             .into_iter()
             .map(|(store_id, s)| StoreStatisticsDto {
                 store_id,
+                statistics: dto::stats_dto(s),
+            })
+            .collect(),
+        by_day: days
+            .into_iter()
+            .map(|(day, s)| DayStatisticsDto {
+                day,
                 statistics: dto::stats_dto(s),
             })
             .collect(),
