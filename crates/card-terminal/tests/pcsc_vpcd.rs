@@ -43,7 +43,7 @@ fn pcsc_reader_reads_uid_and_sector_and_sees_removal() {
     if !devices_available("pcsc_reader_reads_uid_and_sector_and_sees_removal").unwrap() {
         return;
     }
-    let pcscd = Pcscd::start().unwrap();
+    let mut pcscd = Pcscd::start().unwrap();
     // The client library must find our private daemon; set before the first PC/SC call.
     std::env::set_var("PCSCLITE_CSOCK_NAME", pcscd.socket());
 
@@ -156,6 +156,28 @@ fn pcsc_reader_reads_uid_and_sector_and_sees_removal() {
         .unwrap()
         .is_none());
     drop(other);
+
+    // pcscd restarts under the kiosk (a service manager, an update): the reader reports the
+    // card removed, re-establishes its context, and sees the next tap.
+    assert_eq!(reader.read_card_number().unwrap(), "8800099999");
+    drop(card);
+    pcscd.restart().unwrap();
+    let (ev, _) = wait_event(&mut reader, Duration::from_secs(10));
+    assert_eq!(ev, CardEvent::Removed);
+    let card = CardLink::tap(&pcscd.slot(0), member_card(KEY)).unwrap();
+    let started = Instant::now();
+    let ev = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no tap after the restart"
+        );
+        // Errors while pcscd is still coming back are expected; the kiosk retries the same way.
+        if let Ok(Some(ev)) = reader.next_event(Duration::from_millis(200)) {
+            break ev;
+        }
+    };
+    assert_eq!(ev, CardEvent::Present { uid: UID.to_vec() });
+    assert_eq!(reader.read_card_number().unwrap(), "8800012345");
     drop(card);
     drop(second);
     drop(by_uid);

@@ -16,6 +16,7 @@
 //! sockets. Killing `unshare` kills the namespace's init and with it every process inside.
 //! This needs root (or CAP_SYS_ADMIN), which the CI machines have.
 
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,6 +94,8 @@ fn which(tool: &str) -> Option<PathBuf> {
 pub struct Pcscd {
     child: Child,
     dir: PathBuf,
+    /// Where the current daemon's output starts in the log (it is appended to on restart).
+    log_from: usize,
 }
 
 impl Pcscd {
@@ -116,12 +119,41 @@ impl Pcscd {
                 "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME   /dev/null:{VPCD_PORT}\nLIBPATH      {VPCD_DRIVER}\nCHANNELID    {VPCD_PORT}\n"
             ),
         )?;
-        let log = std::fs::File::create(dir.join("pcscd.log"))?;
-        let d = dir.display();
-        // /run/pcscd may not exist on a fresh machine; the bind mount needs the target. The
-        // mount is private to the namespace, so the host's /run/pcscd is left untouched.
-        let script = format!(
-            "set -e
+        let child = spawn(&dir)?;
+        let mut pcscd = Pcscd {
+            child,
+            dir,
+            log_from: 0,
+        };
+        pcscd.wait_ready(Duration::from_secs(10))?;
+        Ok(pcscd)
+    }
+
+    /// Stops pcscd (and the relays) and starts it again on the same sockets, as a service
+    /// manager restarting the daemon would. Cards linked before are gone: tap them again.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for stale in [self.socket(), self.slot(0), self.slot(1)] {
+            let _ = std::fs::remove_file(stale);
+        }
+        self.log_from = self.log().len();
+        self.child = spawn(&self.dir)?;
+        self.wait_ready(Duration::from_secs(10))
+    }
+}
+
+/// Starts the namespace with pcscd and the two slot relays, logging to `dir/pcscd.log`.
+fn spawn(dir: &Path) -> Result<Child> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("pcscd.log"))?;
+    let d = dir.display();
+    // /run/pcscd may not exist on a fresh machine; the bind mount needs the target. The
+    // mount is private to the namespace, so the host's /run/pcscd is left untouched.
+    let script = format!(
+        "set -e
 ip link set lo up
 mkdir -p /run/pcscd
 mount --make-rprivate /
@@ -130,30 +162,29 @@ pcscd --foreground --info -c '{d}/reader.conf.d' &
 socat UNIX-LISTEN:'{d}/slot0.sock',fork TCP:127.0.0.1:{p0} &
 socat UNIX-LISTEN:'{d}/slot1.sock',fork TCP:127.0.0.1:{p1} &
 wait",
-            p0 = VPCD_PORT,
-            p1 = VPCD_PORT + 1,
-        );
-        let child = Command::new("unshare")
-            .args([
-                "--mount",
-                "--net",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "sh",
-                "-c",
-                &script,
-            ])
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
-        let mut pcscd = Pcscd { child, dir };
-        pcscd.wait_ready(Duration::from_secs(10))?;
-        Ok(pcscd)
-    }
+        p0 = VPCD_PORT,
+        p1 = VPCD_PORT + 1,
+    );
+    Command::new("unshare")
+        .args([
+            "--mount",
+            "--net",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .map_err(Error::from)
+}
 
+impl Pcscd {
     fn wait_ready(&mut self, limit: Duration) -> Result<()> {
         let started = Instant::now();
         while started.elapsed() < limit {
@@ -166,7 +197,10 @@ wait",
             if self.socket().exists()
                 && self.slot(0).exists()
                 && self.slot(1).exists()
-                && self.log().contains("daemon ready")
+                && self
+                    .log()
+                    .get(self.log_from..)
+                    .is_some_and(|current| current.contains("daemon ready"))
             {
                 return Ok(());
             }

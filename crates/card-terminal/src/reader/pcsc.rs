@@ -223,12 +223,57 @@ pub fn number_from_block(block: &[u8; 16]) -> Result<String> {
     Ok(String::from_utf8_lossy(text).into_owned())
 }
 
+/// Errors after which the PC/SC context is dead (pcscd restarted, reader unplugged and
+/// replugged) and a new one must be established.
+fn context_lost(e: pcsc::Error) -> bool {
+    matches!(
+        e,
+        pcsc::Error::NoService
+            | pcsc::Error::ServiceStopped
+            | pcsc::Error::InvalidHandle
+            | pcsc::Error::CommError
+            | pcsc::Error::UnknownReader
+            | pcsc::Error::ReaderUnavailable
+            | pcsc::Error::NoReadersAvailable
+    )
+}
+
+impl PcscReader {
+    /// Establishes a new context after pcscd went away; the reader must be back under the same
+    /// name. A card seen before is reported removed first, so the flows restart cleanly.
+    fn recover(&mut self) -> Result<Option<CardEvent>> {
+        let ctx = Context::establish(Scope::User)?;
+        let wanted = self.reader.to_string_lossy().into_owned();
+        if !reader_names(&ctx)?.contains(&wanted) {
+            return Err(Error::NoReader(Some(wanted)));
+        }
+        log::info!("card reader {wanted:?}: PC/SC context re-established");
+        self.ctx = ctx;
+        self.known_state = State::UNAWARE;
+        if std::mem::take(&mut self.card_present) {
+            return Ok(Some(CardEvent::Removed));
+        }
+        Ok(None)
+    }
+}
+
 impl CardReader for PcscReader {
     fn next_event(&mut self, timeout: Duration) -> Result<Option<CardEvent>> {
         let mut states = [ReaderState::new(self.reader.clone(), self.known_state)];
         match self.ctx.get_status_change(timeout, &mut states) {
             Ok(()) => {}
             Err(pcsc::Error::Timeout) => return Ok(None),
+            Err(e) if context_lost(e) => {
+                log::warn!("card reader: {e}; reconnecting to pcscd");
+                return match self.recover() {
+                    Ok(event) => Ok(event),
+                    Err(again) => {
+                        // Do not spin when pcscd is down: the caller's timeout is the pace.
+                        std::thread::sleep(timeout.min(Duration::from_secs(1)));
+                        Err(again)
+                    }
+                };
+            }
             Err(e) => return Err(e.into()),
         }
         let [state] = &mut states;
