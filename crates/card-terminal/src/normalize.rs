@@ -117,6 +117,32 @@ pub fn parse_typed(text: &str, typed_as: Radix, byte_len: Option<usize>) -> Resu
     Ok(bytes)
 }
 
+/// How a keyboard-wedge reader types a card, and how the store wants the number: typed text →
+/// UID bytes in card order → the store's [`NumberFormat`]. With it, a wedge reader and a PC/SC
+/// reader at the same desk give the same card number for the same card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypedNumber {
+    /// The radix the reader types in.
+    pub typed_as: Radix,
+    /// The UID length in bytes (restores leading zero bytes of decimal numbers).
+    pub uid_len: Option<usize>,
+    /// The reader types the UID's bytes in reverse order.
+    pub typed_reversed: bool,
+    /// The store's format.
+    pub format: NumberFormat,
+}
+
+impl TypedNumber {
+    /// The store's card number for what the reader typed.
+    pub fn apply(&self, typed: &str) -> Result<String> {
+        let mut uid = parse_typed(typed, self.typed_as, self.uid_len)?;
+        if self.typed_reversed {
+            uid.reverse();
+        }
+        format_uid(&uid, &self.format)
+    }
+}
+
 fn pad(digits: String, pad_to: Option<usize>, uid: &[u8]) -> Result<String> {
     match pad_to {
         Some(width) if digits.len() > width => Err(Error::CardNumber {
@@ -217,6 +243,21 @@ mod tests {
             UID
         );
         assert_eq!(parse_typed("4a23b91", Radix::Hex, Some(4)).unwrap(), UID);
+    }
+
+    #[test]
+    fn a_wedge_typing_reversed_decimal_matches_the_pcsc_default() {
+        let wedge = TypedNumber {
+            typed_as: Radix::Decimal,
+            uid_len: Some(4),
+            typed_reversed: true,
+            format: NumberFormat::default(),
+        };
+        assert_eq!(
+            wedge.apply("2436604420").unwrap(),
+            format_uid(&UID, &NumberFormat::default()).unwrap()
+        );
+        assert!(wedge.apply("99999999999").is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use dms_card_terminal::normalize::{NumberFormat, Radix, TypedNumber};
 use dms_card_terminal::reader::wedge::{synthesize, WedgeConfig, WedgeReader};
 use dms_card_terminal::reader::{CardEvent, CardReader};
 use dms_card_terminal::Error;
@@ -79,5 +80,31 @@ fn numbers_arrive_through_a_fifo_with_shift_enter_and_speed_check() {
     );
     assert_eq!(reader.read_card_number().unwrap(), "2436604420");
     writer.join().unwrap();
+
+    // The same stream with the store's normalisation: the reversed-decimal number typed by
+    // the wedge becomes the UID in hexadecimal, as the PC/SC reader reports the same card.
+    let events: Vec<u8> = synthesize(
+        "2436604420",
+        Duration::from_secs(1),
+        Duration::from_millis(4),
+    )
+    .iter()
+    .flat_map(|e| e.to_bytes())
+    .collect();
+    let config = WedgeConfig {
+        number: Some(TypedNumber {
+            typed_as: Radix::Decimal,
+            uid_len: Some(4),
+            typed_reversed: true,
+            format: NumberFormat::default(),
+        }),
+        ..WedgeConfig::default()
+    };
+    let mut reader = WedgeReader::spawn(std::io::Cursor::new(events), config);
+    assert!(matches!(
+        reader.next_event(wait).unwrap(),
+        Some(CardEvent::Present { .. })
+    ));
+    assert_eq!(reader.read_card_number().unwrap(), "04A23B91");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

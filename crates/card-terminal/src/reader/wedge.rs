@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::normalize::TypedNumber;
 use crate::reader::{CardEvent, CardReader};
 
 /// Size of one `struct input_event` on 64-bit Linux.
@@ -166,6 +167,9 @@ pub struct WedgeConfig {
     pub max_key_gap: Option<Duration>,
     /// Numbers shorter than this are ignored (a stray Enter is not a card).
     pub min_len: usize,
+    /// How to turn the typed text into the store's card number; `None` keeps it as typed.
+    #[serde(default)]
+    pub number: Option<TypedNumber>,
 }
 
 impl Default for WedgeConfig {
@@ -173,6 +177,7 @@ impl Default for WedgeConfig {
         WedgeConfig {
             max_key_gap: Some(Duration::from_millis(50)),
             min_len: 4,
+            number: None,
         }
     }
 }
@@ -266,12 +271,14 @@ pub struct WedgeReader {
     rx: Receiver<Result<String>>,
     last: Option<String>,
     removal_due: bool,
+    number: Option<TypedNumber>,
 }
 
 impl WedgeReader {
     /// Decodes events from `src` (a FIFO, `/dev/input/eventN`, or any byte stream of
     /// `input_event` records) on a thread of its own.
     pub fn spawn<R: Read + Send + 'static>(mut src: R, config: WedgeConfig) -> Self {
+        let number = config.number.clone();
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut decoder = WedgeDecoder::new(config);
@@ -296,6 +303,7 @@ impl WedgeReader {
             rx,
             last: None,
             removal_due: false,
+            number,
         }
     }
 
@@ -335,7 +343,11 @@ impl CardReader for WedgeReader {
     }
 
     fn read_card_number(&mut self) -> Result<String> {
-        self.last.clone().ok_or(Error::NoCard)
+        let typed = self.last.as_deref().ok_or(Error::NoCard)?;
+        match &self.number {
+            Some(number) => number.apply(typed),
+            None => Ok(typed.to_string()),
+        }
     }
 }
 
@@ -346,6 +358,7 @@ pub fn open_evdev(path: &std::path::Path, config: WedgeConfig) -> Result<WedgeRe
     let mut device = evdev::Device::open(path)?;
     // Without the grab the reader's digits would also reach the focused window.
     device.grab()?;
+    let number = config.number.clone();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut decoder = WedgeDecoder::new(config);
@@ -380,6 +393,7 @@ pub fn open_evdev(path: &std::path::Path, config: WedgeConfig) -> Result<WedgeRe
         rx,
         last: None,
         removal_due: false,
+        number,
     })
 }
 
@@ -491,6 +505,7 @@ mod tests {
         let lax = WedgeConfig {
             max_key_gap: None,
             min_len: 1,
+            number: None,
         };
         let out = decode_all(&bytes(&events)[..], lax).unwrap();
         assert_eq!(out[0].as_ref().unwrap(), "12345678");
@@ -521,6 +536,7 @@ mod tests {
         let mut dec = WedgeDecoder::new(WedgeConfig {
             max_key_gap: None,
             min_len: 1,
+            number: None,
         });
         for code in [79, 80, 81, 82] {
             assert!(dec.feed(&press(code)).is_none());
