@@ -357,21 +357,74 @@ impl ReceiptPrinter for NetworkPrinter {
     }
 }
 
+/// Linux's O_NONBLOCK (the same value on every architecture the kiosk runs on).
+const O_NONBLOCK: i32 = 0o4000;
+
+/// A device file opened non-blocking, read and written with a deadline, so a printer that
+/// stops answering becomes [`Error::PrinterNoResponse`] instead of a kiosk frozen in read().
+#[derive(Debug)]
+struct PatientFile {
+    file: File,
+    timeout: Duration,
+}
+
+impl PatientFile {
+    fn retry<T>(&mut self, mut op: impl FnMut(&mut File) -> io::Result<T>) -> io::Result<T> {
+        let deadline = std::time::Instant::now() + self.timeout;
+        loop {
+            match op(&mut self.file) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "printer did not answer",
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Read for PatientFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.retry(|f| f.read(buf))
+    }
+}
+
+impl Write for PatientFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.retry(|f| f.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.retry(|f| f.flush())
+    }
+}
+
 /// A printer device file such as `/dev/usb/lp0` (usblp answers DLE EOT through read()).
 #[derive(Debug)]
 pub struct DevicePrinter {
     path: PathBuf,
-    file: File,
+    file: PatientFile,
     columns: usize,
 }
 
 impl DevicePrinter {
-    /// Opens the device for reading and writing.
-    pub fn open(path: &Path, columns: usize) -> Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
+    /// Opens the device for reading and writing; `timeout` bounds each status answer and
+    /// each stalled write.
+    pub fn open(path: &Path, columns: usize, timeout: Duration) -> Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(path)?;
         Ok(DevicePrinter {
             path: path.to_path_buf(),
-            file,
+            file: PatientFile { file, timeout },
             columns,
         })
     }

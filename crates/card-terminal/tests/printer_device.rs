@@ -50,7 +50,7 @@ fn a_receipt_prints_through_a_device_file() {
         std::thread::sleep(Duration::from_millis(10));
     }
 
-    let mut printer = DevicePrinter::open(&device, 32).unwrap();
+    let mut printer = DevicePrinter::open(&device, 32, Duration::from_secs(2)).unwrap();
     assert_eq!(printer.status().unwrap(), PrinterStatus::Ready);
     printer
         .print(&Receipt {
@@ -89,6 +89,14 @@ fn a_receipt_prints_through_a_device_file() {
         Err(Error::PaperOut)
     ));
 
+    // A hung printer: the status request times out instead of blocking the kiosk.
+    peer.set_mode(PeerMode::Unresponsive);
+    let asked = Instant::now();
+    let mut quick = DevicePrinter::open(&device, 32, Duration::from_millis(300)).unwrap();
+    assert!(matches!(quick.status(), Err(Error::PrinterNoResponse)));
+    assert!(asked.elapsed() < Duration::from_secs(2));
+
+    drop(quick);
     drop(printer);
     relay.kill().unwrap();
     relay.wait().unwrap();

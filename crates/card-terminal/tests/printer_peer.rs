@@ -121,6 +121,15 @@ fn a_dropped_connection_is_reported_then_recovered() {
 }
 
 #[test]
+fn a_hung_printer_times_out() {
+    let peer = PrinterPeer::start(PeerMode::Unresponsive).unwrap();
+    let mut p = NetworkPrinter::new(peer.addr(), Duration::from_millis(300), 32);
+    assert!(matches!(p.print(&receipt()), Err(Error::PrinterNoResponse)));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(peer.rendering(), "");
+}
+
+#[test]
 fn no_printer_at_the_address_is_offline() {
     let addr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1,7 +1,7 @@
 //! A loopback ESC/POS printer: a TCP server (like a network printer's port 9100) that decodes
 //! what it receives into a plain-text rendering for tests to assert on, and answers the
-//! real-time status request DLE EOT n as a ready, offline or paper-out printer would, or drops
-//! the connection.
+//! real-time status request DLE EOT n as a ready, offline or paper-out printer would, drops
+//! the connection, or stays silent like a hung printer.
 //!
 //! Rendering, one output line per printed line:
 //! - text is decoded from GBK; `<b>`/`</b>` and `<2x>`/`</2x>` (any enlarged size) mark bold and
@@ -30,6 +30,8 @@ pub enum PeerMode {
     PaperOut,
     /// Closes each connection as soon as it receives anything.
     DropConnection,
+    /// Takes everything in and never answers a status request (a hung printer).
+    Unresponsive,
 }
 
 impl PeerMode {
@@ -186,7 +188,9 @@ fn serve(mut stream: TcpStream, shared: &Shared, stop: &AtomicBool) -> Result<()
         decoder.buf.extend_from_slice(&chunk[..n]);
         for n in decoder.run(false) {
             lock(&shared.status_requests).push(n);
-            stream.write_all(&[mode.status_byte(n)])?;
+            if mode != PeerMode::Unresponsive {
+                stream.write_all(&[mode.status_byte(n)])?;
+            }
         }
         lock(&shared.rendering).push_str(&decoder.take_output());
     }
