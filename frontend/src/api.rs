@@ -161,6 +161,7 @@ async fn send_raw(
     path: &str,
     body: Option<&str>,
     bearer: Option<&str>,
+    idempotency_key: Option<&str>,
 ) -> Result<Raw, ApiError> {
     let url = format!("{API_BASE}{path}");
     let mut builder = RequestBuilder::new(&url)
@@ -168,6 +169,9 @@ async fn send_raw(
         .header("Accept", "application/json, application/problem+json");
     if let Some(token) = bearer {
         builder = builder.header("Authorization", &format!("Bearer {token}"));
+    }
+    if let Some(key) = idempotency_key {
+        builder = builder.header("Idempotency-Key", key);
     }
     let request = match body {
         Some(json) => builder
@@ -215,7 +219,7 @@ async fn exchange_refresh_token() -> Refreshed {
         Ok(body) => body,
         Err(e) => return Refreshed::Failed(e),
     };
-    match send_raw(Method::POST, REFRESH_PATH, Some(&body), None).await {
+    match send_raw(Method::POST, REFRESH_PATH, Some(&body), None, None).await {
         Ok(raw) if (200..300).contains(&raw.status) => match decode::<TokenResponse>(&raw) {
             Ok(new_tokens) => {
                 store_tokens(&new_tokens);
@@ -263,11 +267,29 @@ async fn refresh(stale_access_token: Option<&str>) -> Refreshed {
 
 /// An authenticated call with refresh-on-401 and one retry.
 async fn call(method: Method, path: &str, body: Option<String>) -> Result<Raw, ApiError> {
+    call_keyed(method, path, body, None).await
+}
+
+/// [`call`] with an `Idempotency-Key`: the retry after a refresh sends the same key, so the
+/// server runs a money action once however often it is sent.
+async fn call_keyed(
+    method: Method,
+    path: &str,
+    body: Option<String>,
+    idempotency_key: Option<&str>,
+) -> Result<Raw, ApiError> {
     let mut retried = false;
     loop {
         let tokens = stored_tokens();
         let access = tokens.as_ref().map(|t| t.access_token.clone());
-        let raw = send_raw(method.clone(), path, body.as_deref(), access.as_deref()).await?;
+        let raw = send_raw(
+            method.clone(),
+            path,
+            body.as_deref(),
+            access.as_deref(),
+            idempotency_key,
+        )
+        .await?;
         match next_step(raw.status, path, retried, tokens.is_some()) {
             Next::Done => return Ok(raw),
             Next::Expired => return Err(session_expired()),
@@ -292,6 +314,31 @@ pub async fn send_json<B: Serialize + ?Sized, T: DeserializeOwned>(
     body: &B,
 ) -> Result<T, ApiError> {
     decode(&call(method, path, Some(to_json(body)?)).await?)
+}
+
+/// A money action: JSON in and out, with the attempt's `Idempotency-Key`.
+pub async fn send_keyed<B: Serialize + ?Sized, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+    idempotency_key: &str,
+) -> Result<T, ApiError> {
+    decode(
+        &call_keyed(
+            Method::POST,
+            path,
+            Some(to_json(body)?),
+            Some(idempotency_key),
+        )
+        .await?,
+    )
+}
+
+/// A fresh key for one attempt of a money action (kept for that attempt's retries).
+pub fn new_idempotency_key() -> String {
+    let now = js_sys::Date::now() as u64;
+    let a = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let b = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    format!("web-{now:x}-{a:08x}{b:08x}")
 }
 
 /// A call whose success answer has no body we need (204 or an ignored echo).
@@ -350,7 +397,14 @@ pub const PAGE_SIZE: &str = "50";
 
 /// Signs in and keeps the tokens.
 pub async fn login(request: &LoginRequest) -> Result<TokenResponse, ApiError> {
-    let raw = send_raw(Method::POST, LOGIN_PATH, Some(&to_json(request)?), None).await?;
+    let raw = send_raw(
+        Method::POST,
+        LOGIN_PATH,
+        Some(&to_json(request)?),
+        None,
+        None,
+    )
+    .await?;
     let tokens: TokenResponse = decode(&raw)?;
     store_tokens(&tokens);
     Ok(tokens)
@@ -472,6 +526,90 @@ pub async fn customer(id: &str) -> Result<CustomerDto, ApiError> {
 
 pub async fn create_customer(body: &CreateCustomerRequest) -> Result<CustomerDto, ApiError> {
     send_json(Method::POST, "/customers", body).await
+}
+
+// ---- member club ----
+
+pub mod club {
+    use super::*;
+    use dms_api_types::membership::{
+        CardDto, CardListDto, CardTransactionPage, CheckoutRequest, CouponListDto,
+        CouponTemplatePage, EntitlementListDto, MemberDto, MembershipSummaryDto,
+        PointsTransactionPage, PricedBasketDto, ProgrammeDto, QuoteRequest, ReceiptDto, TopUpDto,
+        TopUpRequest,
+    };
+
+    fn id(s: &str) -> String {
+        encode_query_value(s)
+    }
+
+    pub async fn lookup_card(number: &str) -> Result<CardDto, ApiError> {
+        get_json(&with_query("/cards/lookup", &[("number", Some(number))])).await
+    }
+
+    pub async fn card(card_id: &str) -> Result<CardDto, ApiError> {
+        get_json(&format!("/cards/{}", id(card_id))).await
+    }
+
+    pub async fn member(member_id: &str) -> Result<MemberDto, ApiError> {
+        get_json(&format!("/members/{}", id(member_id))).await
+    }
+
+    pub async fn membership_of(customer_id: &str) -> Result<MembershipSummaryDto, ApiError> {
+        get_json(&format!("/customers/{}/membership", id(customer_id))).await
+    }
+
+    pub async fn cards_of(member_id: &str) -> Result<CardListDto, ApiError> {
+        get_json(&format!("/members/{}/cards", id(member_id))).await
+    }
+
+    pub async fn coupons_of(member_id: &str) -> Result<CouponListDto, ApiError> {
+        get_json(&format!("/members/{}/coupons", id(member_id))).await
+    }
+
+    pub async fn coupon_templates() -> Result<CouponTemplatePage, ApiError> {
+        get_json("/coupon-templates?limit=200").await
+    }
+
+    pub async fn entitlements_of(member_id: &str) -> Result<EntitlementListDto, ApiError> {
+        get_json(&format!("/members/{}/entitlements", id(member_id))).await
+    }
+
+    pub async fn card_transactions(card_id: &str) -> Result<CardTransactionPage, ApiError> {
+        get_json(&format!("/cards/{}/transactions?limit=50", id(card_id))).await
+    }
+
+    pub async fn points_transactions(member_id: &str) -> Result<PointsTransactionPage, ApiError> {
+        get_json(&format!(
+            "/members/{}/points/transactions?limit=50",
+            id(member_id)
+        ))
+        .await
+    }
+
+    pub async fn programme(store_id: Option<&str>) -> Result<ProgrammeDto, ApiError> {
+        get_json(&with_query(
+            "/membership/programme",
+            &[("store_id", store_id)],
+        ))
+        .await
+    }
+
+    pub async fn top_up(
+        card_id: &str,
+        body: &TopUpRequest,
+        key: &str,
+    ) -> Result<TopUpDto, ApiError> {
+        send_keyed(&format!("/cards/{}/top-ups", id(card_id)), body, key).await
+    }
+
+    pub async fn quote(body: &QuoteRequest) -> Result<PricedBasketDto, ApiError> {
+        send_json(Method::POST, "/checkouts/quote", body).await
+    }
+
+    pub async fn checkout(body: &CheckoutRequest, key: &str) -> Result<ReceiptDto, ApiError> {
+        send_keyed("/checkouts", body, key).await
+    }
 }
 
 /// Ends this session on the server (best effort) and forgets the tokens either way.

@@ -6,9 +6,11 @@ use crate::components::nav::Nav;
 use crate::forms::error_message;
 use crate::i18n::{t, Key};
 use crate::pages::audit::AuditLog;
+use crate::pages::checkout::Checkout;
 use crate::pages::customers::{CustomerDetail, Customers};
 use crate::pages::home::Home;
 use crate::pages::login::Login;
+use crate::pages::members::{MemberPage, MemberSearch};
 use crate::pages::placeholder::{NoAccess, NotFound};
 use crate::pages::staff::StaffPage;
 use crate::pages::stores::Stores;
@@ -242,6 +244,13 @@ fn shell(props: &ShellProps) -> Html {
             Route::Customers => html! { <Customers {session} /> },
             Route::CustomerDetail => html! {
                 <CustomerDetail {session} id={props.detail.clone().unwrap_or_default()} />
+            },
+            Route::Members => html! { <MemberSearch {session} /> },
+            Route::MemberDetail => html! {
+                <MemberPage {session} id={props.detail.clone().unwrap_or_default()} />
+            },
+            Route::Checkout => html! {
+                <Checkout {session} card_id={props.detail.clone().unwrap_or_default()} />
             },
             Route::NotFound => html! { <NotFound /> },
         }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod components;
 pub mod forms;
 pub mod i18n;
+pub mod money;
 pub mod pages;
 pub mod route;
 pub mod session;

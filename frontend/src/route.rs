@@ -12,13 +12,20 @@ pub enum Route {
     Customers,
     /// `#/customers/<id>`: the id is read with [`detail_id`].
     CustomerDetail,
+    /// 会员 member search.
+    Members,
+    /// `#/members/<member id>`.
+    MemberDetail,
+    /// `#/checkout/<card id>`: the cashier's checkout for one card.
+    Checkout,
     NotFound,
 }
 
 impl Route {
     /// The navigation entries, in order.
-    pub const NAV: [Route; 5] = [
+    pub const NAV: [Route; 6] = [
         Route::Home,
+        Route::Members,
         Route::Customers,
         Route::Staff,
         Route::Stores,
@@ -34,8 +41,13 @@ impl Route {
             "staff" => Route::Staff,
             "audit" => Route::Audit,
             "customers" => Route::Customers,
-            p if detail_id(p).is_some() => Route::CustomerDetail,
-            _ => Route::NotFound,
+            "members" => Route::Members,
+            p => match (p.split('/').next(), detail_id(p)) {
+                (Some("customers"), Some(_)) => Route::CustomerDetail,
+                (Some("members"), Some(_)) => Route::MemberDetail,
+                (Some("checkout"), Some(_)) => Route::Checkout,
+                _ => Route::NotFound,
+            },
         }
     }
 
@@ -46,6 +58,7 @@ impl Route {
             Route::Staff => "#/staff",
             Route::Audit => "#/audit",
             Route::Customers | Route::CustomerDetail => "#/customers",
+            Route::Members | Route::MemberDetail | Route::Checkout => "#/members",
         }
     }
 
@@ -56,6 +69,7 @@ impl Route {
             Route::Staff => Key::NavStaff,
             Route::Audit => Key::NavAudit,
             Route::Customers | Route::CustomerDetail => Key::NavCustomers,
+            Route::Members | Route::MemberDetail | Route::Checkout => Key::NavMembers,
         }
     }
 
@@ -67,6 +81,8 @@ impl Route {
             Route::Staff => Some("org.staff.read"),
             Route::Audit => Some("audit.read"),
             Route::Customers | Route::CustomerDetail => Some("customers.read"),
+            Route::Members | Route::MemberDetail => Some("membership.read"),
+            Route::Checkout => Some("membership.checkout"),
         }
     }
 
@@ -76,12 +92,21 @@ impl Route {
     }
 }
 
-/// The id in `#/customers/<id>`.
+/// The id in `#/customers/<id>`, `#/members/<id>` or `#/checkout/<id>`.
 pub fn detail_id(hash: &str) -> Option<String> {
     let path = hash.trim_start_matches('#');
     let path = path.split('?').next().unwrap_or_default().trim_matches('/');
-    let id = path.strip_prefix("customers/")?;
-    (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
+    let (section, id) = path.split_once('/')?;
+    (["customers", "members", "checkout"].contains(&section) && !id.is_empty() && !id.contains('/'))
+        .then(|| id.to_string())
+}
+
+pub fn member_hash(id: &str) -> String {
+    format!("#/members/{id}")
+}
+
+pub fn checkout_hash(card_id: &str) -> String {
+    format!("#/checkout/{card_id}")
 }
 
 /// The hash of one customer's page.
@@ -93,6 +118,7 @@ pub fn customer_hash(id: &str) -> String {
 pub fn nav_parent(route: Route) -> Route {
     match route {
         Route::CustomerDetail => Route::Customers,
+        Route::MemberDetail | Route::Checkout => Route::Members,
         other => other,
     }
 }
@@ -140,12 +166,17 @@ mod tests {
             "parts.read",
         ]);
         assert_eq!(nav_items(&tech), vec![Route::Home, Route::Stores]);
+        assert!(!Route::Checkout.allowed(&tech));
         assert!(!Route::CustomerDetail.allowed(&tech));
         let cashier = perms(&["org.stores.read", "customers.read", "membership.read"]);
         assert_eq!(
             nav_items(&cashier),
-            vec![Route::Home, Route::Customers, Route::Stores]
+            vec![Route::Home, Route::Members, Route::Customers, Route::Stores]
         );
+        assert_eq!(Route::from_hash(&member_hash("m1")), Route::MemberDetail);
+        assert_eq!(Route::from_hash(&checkout_hash("c1")), Route::Checkout);
+        assert_eq!(detail_id(&checkout_hash("c1")), Some("c1".into()));
+        assert_eq!(Route::from_hash("#/other/x"), Route::NotFound);
     }
 
     #[test]
@@ -164,7 +195,8 @@ mod tests {
                 "audit.read",
                 "org.stores.read",
                 "org.staff.read",
-                "customers.read"
+                "customers.read",
+                "membership.read"
             ])),
             Route::NAV.to_vec()
         );

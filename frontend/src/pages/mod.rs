@@ -1,7 +1,9 @@
 pub mod audit;
+pub mod checkout;
 pub mod customers;
 pub mod home;
 pub mod login;
+pub mod members;
 pub mod placeholder;
 pub mod staff;
 pub mod stores;

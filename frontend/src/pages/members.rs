@@ -1,0 +1,860 @@
+//! 会员 Member club: the search (card number, phone or name, debounced as the user types, the
+//! old results stay until the new ones arrive), and the member page (tier, balances, both
+//! points tracks, coupons, entitlements, ledgers) with the top-up (bonus shown before
+//! confirming; one Idempotency-Key per attempt).
+
+use crate::api::{self, club, ApiError};
+use crate::components::common::{ConfirmDialog, Empty, ErrorLine, Field, Loading, Select};
+use crate::forms::{error_message, errors_of, Failure};
+use crate::i18n::{code_name, t, Key, Lang};
+use crate::money::{bonus_rules, fmt_fen, parse_fen, tier_info, topup_bonus, yuan, BonusRule};
+use crate::route::{checkout_hash, customer_hash, member_hash};
+use crate::session::{format_time, use_lang, Session};
+use dms_api_types::membership::{
+    CardDto, CardTransactionDto, CouponDto, CouponTemplateDto, EntitlementDto, MemberDto,
+    PaymentMethod, PointsTransactionDto, TopUpDto, TopUpRequest,
+};
+use dms_api_types::{CustomerDto, FieldError};
+use gloo_timers::callback::Timeout;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen_futures::spawn_local;
+use yew::prelude::*;
+
+/// How long typing must pause before a search goes out.
+pub const DEBOUNCE_MS: u32 = 300;
+
+/// What a query is searched as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// Too short to search.
+    None,
+    /// Digits: a card number (exact) and a phone (contains).
+    Digits(String),
+    /// A name (contains).
+    Name(String),
+}
+
+pub fn classify(query: &str) -> Query {
+    let q = query.trim();
+    if q.chars().count() < 2 {
+        Query::None
+    } else if q.bytes().all(|b| b.is_ascii_digit()) {
+        if q.len() < 4 {
+            Query::None
+        } else {
+            Query::Digits(q.to_string())
+        }
+    } else {
+        Query::Name(q.to_string())
+    }
+}
+
+/// One row of the search results.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub customer: Option<CustomerDto>,
+    pub member: Option<MemberDto>,
+    pub cards: Vec<CardDto>,
+}
+
+thread_local! {
+    /// The customers loaded for phone and name search (loaded once per page visit).
+    static CUSTOMERS: RefCell<Option<Rc<Vec<CustomerDto>>>> = const { RefCell::new(None) };
+}
+
+async fn all_customers() -> Result<Rc<Vec<CustomerDto>>, ApiError> {
+    if let Some(list) = CUSTOMERS.with(|c| c.borrow().clone()) {
+        return Ok(list);
+    }
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let page = api::customers(cursor.as_deref()).await?;
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let list = Rc::new(all);
+    CUSTOMERS.with(|c| *c.borrow_mut() = Some(list.clone()));
+    Ok(list)
+}
+
+async fn search(query: Query, can_read_customers: bool) -> Result<Vec<Hit>, ApiError> {
+    let mut hits: Vec<Hit> = Vec::new();
+    if let Query::Digits(digits) = &query {
+        if digits.len() >= 6 {
+            match club::lookup_card(digits).await {
+                Ok(card) => {
+                    let member = club::member(&card.member_id).await.ok();
+                    let customer = match &member {
+                        Some(m) if can_read_customers => api::customer(&m.customer_id).await.ok(),
+                        _ => None,
+                    };
+                    let cards = match &member {
+                        Some(m) => club::cards_of(&m.id)
+                            .await
+                            .map(|l| l.items)
+                            .unwrap_or_default(),
+                        None => vec![card],
+                    };
+                    hits.push(Hit {
+                        customer,
+                        member,
+                        cards,
+                    });
+                }
+                Err(e) if e.status() == Some(404) || e.status() == Some(422) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if can_read_customers && query != Query::None {
+        let customers = all_customers().await?;
+        let matches: Vec<CustomerDto> = customers
+            .iter()
+            .filter(|c| match &query {
+                Query::Digits(d) => c.phone.contains(d.as_str()),
+                Query::Name(n) => c.name.contains(n.as_str()),
+                Query::None => false,
+            })
+            .take(8)
+            .cloned()
+            .collect();
+        for c in matches {
+            if hits
+                .iter()
+                .any(|h| h.customer.as_ref().is_some_and(|x| x.id == c.id))
+            {
+                continue;
+            }
+            let summary = club::membership_of(&c.id).await.ok();
+            let (member, cards) = summary.map(|s| (s.member, s.cards)).unwrap_or_default();
+            hits.push(Hit {
+                customer: Some(c),
+                member,
+                cards,
+            });
+        }
+    }
+    Ok(hits)
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SearchProps {
+    pub session: Session,
+}
+
+#[function_component(MemberSearch)]
+pub fn member_search(props: &SearchProps) -> Html {
+    let lang = use_lang();
+    let can_customers = props.session.can("customers.read");
+    let query = use_state(String::new);
+    let results = use_state(|| None::<Rc<Vec<Hit>>>);
+    let searching = use_state(|| false);
+    let error = use_state(|| None::<ApiError>);
+    // Answers to an older query are dropped.
+    let seq = use_mut_ref(|| 0u64);
+    // For the tier names.
+    let programme = use_state(|| serde_json::Value::Null);
+    {
+        let programme = programme.clone();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                if let Ok(p) = club::programme(None).await {
+                    programme.set(p.programme);
+                }
+            });
+        });
+    }
+
+    {
+        let (results, searching, error, seq) = (
+            results.clone(),
+            searching.clone(),
+            error.clone(),
+            seq.clone(),
+        );
+        use_effect_with((*query).clone(), move |q| {
+            let q = classify(q);
+            *seq.borrow_mut() += 1;
+            let mine = *seq.borrow();
+            let timer = if q == Query::None {
+                searching.set(false);
+                results.set(None);
+                None
+            } else {
+                Some(Timeout::new(DEBOUNCE_MS, move || {
+                    searching.set(true);
+                    spawn_local(async move {
+                        let answer = search(q, can_customers).await;
+                        if *seq.borrow() != mine {
+                            return;
+                        }
+                        searching.set(false);
+                        match answer {
+                            Ok(hits) => {
+                                error.set(None);
+                                results.set(Some(Rc::new(hits)));
+                            }
+                            Err(e) => error.set(Some(e)),
+                        }
+                    });
+                }))
+            };
+            move || drop(timer)
+        });
+    }
+
+    let oninput = {
+        let query = query.clone();
+        Callback::from(move |v: String| query.set(v))
+    };
+    let onsubmit = Callback::from(|e: SubmitEvent| e.prevent_default());
+
+    let list = match &*results {
+        None => html! { <p class="muted search-help">{ t(lang, Key::MemberSearchHelp) }</p> },
+        Some(hits) if hits.is_empty() => html! { <Empty text={t(lang, Key::NoMatches)} /> },
+        Some(hits) => html! {
+            <div class="table-wrap">
+            <table class="table" id="member-results">
+                <thead><tr>
+                    <th>{ t(lang, Key::CustomerName) }</th>
+                    <th>{ t(lang, Key::Mobile) }</th>
+                    <th>{ t(lang, Key::Tier) }</th>
+                    <th>{ t(lang, Key::Cards) }</th>
+                    <th>{ t(lang, Key::Balance) }</th>
+                    <th></th>
+                </tr></thead>
+                <tbody>
+                    { for hits.iter().map(|h| {
+                        let name = h.customer.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| "—".into());
+                        let phone = h.customer.as_ref().map(|c| c.phone.clone()).unwrap_or_default();
+                        let card = h.cards.iter().find(|c| c.status == "active").or(h.cards.first());
+                        html! {
+                            <tr class="hit">
+                                <td>{ name }</td>
+                                <td class="nowrap">{ phone }</td>
+                                <td>
+                                    if let Some(m) = &h.member {
+                                        <span class={classes!("badge", "tier", m.tier_code.clone())}>{ tier_name(&programme, &m.tier_code) }</span>
+                                    } else {
+                                        <span class="muted">{ t(lang, Key::NotAMember) }</span>
+                                    }
+                                </td>
+                                <td class="nowrap">{ card.map(|c| c.masked_card_no.clone()).unwrap_or_default() }</td>
+                                <td class="nowrap num">{ card.map(|c| yuan(&c.balance)).unwrap_or_default() }</td>
+                                <td class="row-actions">
+                                    if let Some(m) = &h.member {
+                                        <a class="btn small primary open-member" href={member_hash(&m.id)}>{ t(lang, Key::Open) }</a>
+                                    } else if let Some(c) = &h.customer {
+                                        <a class="btn small" href={customer_hash(&c.id)}>{ t(lang, Key::View) }</a>
+                                    }
+                                </td>
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+            </div>
+        },
+    };
+
+    html! {
+        <section class="page">
+            <h1>{ t(lang, Key::NavMembers) }</h1>
+            <form class="card search-card" {onsubmit} role="search">
+                <div class="search-row">
+                    <Field name="q" id="member-search" label={t(lang, Key::MemberSearchLabel)}
+                        value={(*query).clone()} {oninput} maxlength="32" />
+                    <span class={classes!("search-status", (!*searching).then_some("idle"))} aria-live="polite">
+                        <span class="spinner small" aria-hidden="true"></span>
+                        { t(lang, Key::Searching) }
+                    </span>
+                </div>
+            </form>
+            if let Some(e) = &*error {
+                <ErrorLine text={error_message(e, lang)} />
+            }
+            <div class="card">{ list }</div>
+        </section>
+    }
+}
+
+// ---------------------------------------------------------------- the member page
+
+#[derive(Debug, Clone)]
+struct MemberData {
+    member: MemberDto,
+    customer: Option<CustomerDto>,
+    cards: Vec<CardDto>,
+    coupons: Vec<CouponDto>,
+    templates: Vec<CouponTemplateDto>,
+    entitlements: Vec<EntitlementDto>,
+    card_txns: Vec<CardTransactionDto>,
+    points_txns: Vec<PointsTransactionDto>,
+    programme: serde_json::Value,
+}
+
+async fn load_member(id: String, can_customers: bool) -> Result<MemberData, ApiError> {
+    let member = club::member(&id).await?;
+    let customer = if can_customers {
+        api::customer(&member.customer_id).await.ok()
+    } else {
+        None
+    };
+    let cards = club::cards_of(&id).await?.items;
+    let coupons = club::coupons_of(&id)
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let templates = club::coupon_templates()
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let entitlements = club::entitlements_of(&id)
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let main_card = cards
+        .iter()
+        .find(|c| c.status == "active")
+        .or(cards.first());
+    let card_txns = match main_card {
+        Some(c) => club::card_transactions(&c.id)
+            .await
+            .map(|p| p.items)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let points_txns = club::points_transactions(&id)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let programme = club::programme(Some(&member.store_id))
+        .await
+        .map(|p| p.programme)
+        .unwrap_or(serde_json::Value::Null);
+    Ok(MemberData {
+        member,
+        customer,
+        cards,
+        coupons,
+        templates,
+        entitlements,
+        card_txns,
+        points_txns,
+        programme,
+    })
+}
+
+/// A coupon template's name (or a short id when the template is not readable).
+pub fn coupon_name(templates: &[CouponTemplateDto], template_id: &str) -> String {
+    templates
+        .iter()
+        .find(|t| t.id == template_id)
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| template_id.chars().take(8).collect())
+}
+
+fn tier_name(programme: &serde_json::Value, code: &str) -> String {
+    tier_info(programme, code)
+        .map(|(name, _)| name)
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// The text of a bonus rule: "满 1000.00 送 100.00".
+pub fn rule_text(lang: Lang, rule: &BonusRule) -> String {
+    t(lang, Key::BonusRuleText)
+        .replace("{min}", &fmt_fen(rule.min))
+        .replace("{bonus}", &fmt_fen(rule.bonus))
+}
+
+#[derive(Properties, PartialEq)]
+pub struct MemberPageProps {
+    pub session: Session,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct TopUpDraft {
+    amount: String,
+    method: String,
+}
+
+#[function_component(MemberPage)]
+pub fn member_page(props: &MemberPageProps) -> Html {
+    let lang = use_lang();
+    let session = &props.session;
+    let can_topup = session.can("membership.topup");
+    let can_checkout = session.can("membership.checkout");
+    let can_customers = session.can("customers.read");
+    let data = use_state(|| None::<Result<Rc<MemberData>, ApiError>>);
+    let version = use_state(|| 0u32);
+    // Top-up: the card, the form, the attempt's key, the confirmation, the result.
+    let topup_card = use_state(|| None::<CardDto>);
+    let draft = use_state(|| TopUpDraft {
+        amount: String::new(),
+        method: "cash".into(),
+    });
+    let attempt_key = use_state(|| None::<String>);
+    let confirming = use_state(|| false);
+    let busy = use_state(|| false);
+    let failure = use_state(|| None::<Failure>);
+    let done = use_state(|| None::<TopUpDto>);
+
+    {
+        let data = data.clone();
+        let id = props.id.clone();
+        use_effect_with((id, *version), move |(id, _)| {
+            let id = id.clone();
+            spawn_local(async move {
+                data.set(Some(load_member(id, can_customers).await.map(Rc::new)));
+            });
+        });
+    }
+
+    let d = match &*data {
+        None => return html! { <section class="page"><Loading /></section> },
+        Some(Err(e)) => {
+            let version = version.clone();
+            return html! {
+                <section class="page">
+                    <ErrorLine text={error_message(e, lang)} retry={Callback::from(move |_| version.set(*version + 1))} />
+                </section>
+            };
+        }
+        Some(Ok(d)) => d.clone(),
+    };
+    let m = &d.member;
+    let rules = bonus_rules(&d.programme);
+    let amount_fen = parse_fen(&draft.amount).filter(|f| *f > 0);
+    let bonus = amount_fen.and_then(|a| topup_bonus(&rules, a));
+
+    let set_amount = {
+        let (draft, attempt_key, failure) = (draft.clone(), attempt_key.clone(), failure.clone());
+        Callback::from(move |v: String| {
+            // A different amount is a new attempt.
+            attempt_key.set(None);
+            failure.set(None);
+            draft.set(TopUpDraft {
+                amount: v,
+                ..(*draft).clone()
+            });
+        })
+    };
+    let set_method = {
+        let (draft, attempt_key) = (draft.clone(), attempt_key.clone());
+        Callback::from(move |v: String| {
+            attempt_key.set(None);
+            draft.set(TopUpDraft {
+                method: v,
+                ..(*draft).clone()
+            });
+        })
+    };
+    let submit_topup = {
+        let (draft, attempt_key, confirming, failure) = (
+            draft.clone(),
+            attempt_key.clone(),
+            confirming.clone(),
+            failure.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if parse_fen(&draft.amount).filter(|f| *f > 0).is_none() {
+                failure.set(Some(Failure::Local(vec![FieldError {
+                    field: "amount".into(),
+                    code: "amount".into(),
+                    message: String::new(),
+                }])));
+                return;
+            }
+            failure.set(None);
+            if attempt_key.is_none() {
+                attempt_key.set(Some(api::new_idempotency_key()));
+            }
+            confirming.set(true);
+        })
+    };
+    let run_topup = {
+        let (topup_card, draft, attempt_key, confirming, busy, failure, done, version) = (
+            topup_card.clone(),
+            draft.clone(),
+            attempt_key.clone(),
+            confirming.clone(),
+            busy.clone(),
+            failure.clone(),
+            done.clone(),
+            version.clone(),
+        );
+        Callback::from(move |()| {
+            if *busy {
+                return;
+            }
+            let (Some(card), Some(key)) = ((*topup_card).clone(), (*attempt_key).clone()) else {
+                return;
+            };
+            let method = match draft.method.as_str() {
+                "bank_card" => PaymentMethod::BankCard,
+                "transfer" => PaymentMethod::Transfer,
+                "online" => PaymentMethod::Online,
+                _ => PaymentMethod::Cash,
+            };
+            let body = TopUpRequest {
+                amount: parse_fen(&draft.amount).map(fmt_fen).unwrap_or_default(),
+                payment_method: method,
+                terminal_id: None,
+            };
+            busy.set(true);
+            let (topup_card, attempt_key, confirming, busy, failure, done, version, draft) = (
+                topup_card.clone(),
+                attempt_key.clone(),
+                confirming.clone(),
+                busy.clone(),
+                failure.clone(),
+                done.clone(),
+                version.clone(),
+                draft.clone(),
+            );
+            spawn_local(async move {
+                let result = club::top_up(&card.id, &body, &key).await;
+                busy.set(false);
+                match result {
+                    Ok(receipt) => {
+                        confirming.set(false);
+                        attempt_key.set(None);
+                        topup_card.set(None);
+                        draft.set(TopUpDraft {
+                            amount: String::new(),
+                            method: "cash".into(),
+                        });
+                        done.set(Some(receipt));
+                        version.set(*version + 1);
+                    }
+                    // Same key on a retry: the server pays at most once.
+                    Err(e) => failure.set(Some(Failure::Server(e))),
+                }
+            });
+        })
+    };
+
+    let topup_panel = match &*topup_card {
+        None => html! {},
+        Some(card) => {
+            let errors = errors_of(&failure, lang, &["amount", "payment_method"]);
+            let amount_error = errors
+                .field("amount")
+                .map(|_| t(lang, Key::AmountInvalid).to_string());
+            let close = {
+                let (topup_card, attempt_key, failure) =
+                    (topup_card.clone(), attempt_key.clone(), failure.clone());
+                Callback::from(move |_: MouseEvent| {
+                    topup_card.set(None);
+                    attempt_key.set(None);
+                    failure.set(None);
+                })
+            };
+            let methods: Vec<(String, String)> = ["cash", "bank_card", "transfer", "online"]
+                .iter()
+                .map(|c| (c.to_string(), code_name(lang, c)))
+                .collect();
+            html! {
+                <form class="card form-card" id="topup-form" onsubmit={submit_topup}>
+                    <h2>{ t(lang, Key::TopUp) }{ " · " }{ &card.masked_card_no }</h2>
+                    if let (Some(general), false) = (&errors.general, *confirming) {
+                        <p class="alert error" role="alert">{ general }</p>
+                    }
+                    <div class="form-grid">
+                        <Field name="amount" id="topup-amount" label={t(lang, Key::TopUpAmount)}
+                            value={draft.amount.clone()} oninput={set_amount} error={amount_error}
+                            inputmode="decimal" maxlength="15" />
+                        <Select name="payment_method" id="topup-method" label={t(lang, Key::PaymentMethod)}
+                            value={draft.method.clone()} options={methods} onchange={set_method} />
+                    </div>
+                    <div class="bonus-preview" id="bonus-preview">
+                        <strong>{ t(lang, Key::BonusPreview) }</strong>
+                        { match (amount_fen, bonus) {
+                            (Some(_), Some(rule)) => html! {
+                                <span class="bonus-amount">{ format!("¥{} ({})", fmt_fen(rule.bonus), rule_text(lang, &rule)) }</span>
+                            },
+                            (Some(_), None) => html! { <span>{ "¥0.00" }</span> },
+                            (None, _) => html! { <span class="muted">{ "—" }</span> },
+                        } }
+                        <ul class="rules">
+                            { for rules.iter().map(|r| html! {
+                                <li class={classes!(bonus.is_some_and(|b| b == *r).then_some("hit"))}>{ rule_text(lang, r) }</li>
+                            }) }
+                        </ul>
+                    </div>
+                    <div class="form-actions">
+                        <button type="button" class="btn" onclick={close}>{ t(lang, Key::Cancel) }</button>
+                        <button type="submit" class="btn primary" id="topup-next">{ t(lang, Key::Continue) }</button>
+                    </div>
+                </form>
+            }
+        }
+    };
+
+    let topup_dialog = if *confirming {
+        let amount = amount_fen.map(fmt_fen).unwrap_or_default();
+        let bonus_text = bonus
+            .map(|b| fmt_fen(b.bonus))
+            .unwrap_or_else(|| "0.00".into());
+        let body = t(lang, Key::TopUpConfirmBody)
+            .replace("{amount}", &amount)
+            .replace("{bonus}", &bonus_text)
+            .replace("{method}", &code_name(lang, &draft.method))
+            .replace(
+                "{card}",
+                &topup_card
+                    .as_ref()
+                    .map(|c| c.masked_card_no.clone())
+                    .unwrap_or_default(),
+            );
+        let on_cancel = {
+            let confirming = confirming.clone();
+            Callback::from(move |()| confirming.set(false))
+        };
+        let error = match &*failure {
+            Some(Failure::Server(e)) => Some(error_message(e, lang)),
+            _ => None,
+        };
+        html! {
+            <ConfirmDialog title={t(lang, Key::TopUpConfirmTitle)} {body}
+                confirm_label={t(lang, Key::ConfirmTopUp)} on_confirm={run_topup} {on_cancel}
+                busy={*busy} danger={false} {error} />
+        }
+    } else {
+        html! {}
+    };
+
+    let (tier_label, discounts) =
+        tier_info(&d.programme, &m.tier_code).unwrap_or_else(|| (m.tier_code.clone(), Vec::new()));
+
+    html! {
+        <section class="page wide" id="member-page">
+            <div class="page-head">
+                <h1>
+                    { d.customer.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| t(lang, Key::Member).to_string()) }
+                    <span class={classes!("badge", "tier", m.tier_code.clone())} id="member-tier">{ tier_label }</span>
+                    <span class="badge muted">{ code_name(lang, &m.status) }</span>
+                </h1>
+            </div>
+            if let Some(r) = &*done {
+                <p class="alert success" role="status" id="topup-done">
+                    { t(lang, Key::TopUpDone)
+                        .replace("{paid}", &r.paid)
+                        .replace("{bonus}", &r.bonus)
+                        .replace("{principal}", &r.principal_after)
+                        .replace("{bonus_after}", &r.bonus_after) }
+                </p>
+            }
+            { topup_panel }
+            <div class="grid three">
+                <div class="card stat">
+                    <h2>{ t(lang, Key::Points) }</h2>
+                    <dl class="facts">
+                        <dt>{ t(lang, Key::TierPoints) }</dt><dd class="num" id="tier-points">{ m.tier_points }</dd>
+                        <dt>{ t(lang, Key::RedeemablePoints) }</dt><dd class="num" id="redeemable-points">{ m.redeemable_points }</dd>
+                    </dl>
+                </div>
+                <div class="card stat">
+                    <h2>{ t(lang, Key::Membership) }</h2>
+                    <dl class="facts">
+                        if let Some(c) = &d.customer {
+                            <dt>{ t(lang, Key::Mobile) }</dt><dd>{ &c.phone }</dd>
+                        }
+                        <dt>{ t(lang, Key::JoinedAt) }</dt><dd>{ format_time(&m.joined_at) }</dd>
+                        <dt>{ t(lang, Key::TermExpires) }</dt><dd>{ format_time(&m.term_expires_at) }</dd>
+                    </dl>
+                </div>
+                <div class="card stat">
+                    <h2>{ t(lang, Key::TierDiscounts) }</h2>
+                    if discounts.is_empty() {
+                        <p class="muted">{ "—" }</p>
+                    } else {
+                        <ul class="chips">
+                            { for discounts.iter().map(|(cat, pct)| html! {
+                                <li class="chip">{ format!("{} −{pct}%", code_name(lang, cat)) }</li>
+                            }) }
+                        </ul>
+                    }
+                </div>
+            </div>
+            <div class="card">
+                <h2>{ t(lang, Key::Cards) }</h2>
+                if d.cards.is_empty() {
+                    <Empty text={t(lang, Key::NoData)} />
+                } else {
+                    <div class="table-wrap">
+                    <table class="table" id="cards-table">
+                        <thead><tr>
+                            <th>{ t(lang, Key::CardNo) }</th>
+                            <th>{ t(lang, Key::Status) }</th>
+                            <th class="num">{ t(lang, Key::Principal) }</th>
+                            <th class="num">{ t(lang, Key::Bonus) }</th>
+                            <th class="num">{ t(lang, Key::Balance) }</th>
+                            <th>{ t(lang, Key::ExpiresAt) }</th>
+                            <th>{ t(lang, Key::Actions) }</th>
+                        </tr></thead>
+                        <tbody>
+                            { for d.cards.iter().map(|c| {
+                                let active = c.status == "active";
+                                let open_topup = {
+                                    let (topup_card, done, failure, card) = (topup_card.clone(), done.clone(), failure.clone(), c.clone());
+                                    Callback::from(move |_: MouseEvent| {
+                                        done.set(None);
+                                        failure.set(None);
+                                        topup_card.set(Some(card.clone()));
+                                    })
+                                };
+                                html! {
+                                    <tr>
+                                        <td class="nowrap">{ &c.masked_card_no }</td>
+                                        <td>{ code_name(lang, &c.status) }</td>
+                                        <td class="num">{ yuan(&c.principal) }</td>
+                                        <td class="num">{ yuan(&c.bonus) }</td>
+                                        <td class="num card-balance"><strong>{ yuan(&c.balance) }</strong></td>
+                                        <td class="nowrap">{ format_time(&c.expires_at) }</td>
+                                        <td class="row-actions">
+                                            if active && can_topup {
+                                                <button class="btn small" id="open-topup" onclick={open_topup}>{ t(lang, Key::TopUp) }</button>
+                                            }
+                                            if active && can_checkout {
+                                                <a class="btn small primary" id="open-checkout" href={checkout_hash(&c.id)}>{ t(lang, Key::Checkout) }</a>
+                                            }
+                                        </td>
+                                    </tr>
+                                }
+                            }) }
+                        </tbody>
+                    </table>
+                    </div>
+                }
+            </div>
+            <div class="grid">
+                <div class="card">
+                    <h2>{ t(lang, Key::Coupons) }</h2>
+                    if d.coupons.is_empty() {
+                        <Empty text={t(lang, Key::NoData)} />
+                    } else {
+                        <ul class="list" id="coupon-list">
+                            { for d.coupons.iter().map(|c| html! {
+                                <li>
+                                    <span>{ coupon_name(&d.templates, &c.template_id) }</span>
+                                    <span class={classes!("badge", if c.status == "issued" { "ok" } else { "muted" })}>{ code_name(lang, &c.status) }</span>
+                                </li>
+                            }) }
+                        </ul>
+                    }
+                </div>
+                <div class="card">
+                    <h2>{ t(lang, Key::Entitlements) }</h2>
+                    if d.entitlements.is_empty() {
+                        <Empty text={t(lang, Key::NoData)} />
+                    } else {
+                        <table class="table">
+                            <thead><tr>
+                                <th>{ t(lang, Key::Entitlement) }</th>
+                                <th class="num">{ t(lang, Key::PerYear) }</th>
+                                <th class="num">{ t(lang, Key::Used) }</th>
+                                <th class="num">{ t(lang, Key::Left) }</th>
+                            </tr></thead>
+                            <tbody>
+                                { for d.entitlements.iter().map(|e| html! {
+                                    <tr><td>{ &e.name }</td><td class="num">{ e.per_year }</td><td class="num">{ e.used }</td><td class="num"><strong>{ e.left }</strong></td></tr>
+                                }) }
+                            </tbody>
+                        </table>
+                    }
+                </div>
+                <div class="card">
+                    <h2>{ t(lang, Key::CardLedger) }</h2>
+                    if d.card_txns.is_empty() {
+                        <Empty text={t(lang, Key::NoData)} />
+                    } else {
+                        <div class="table-wrap">
+                        <table class="table compact" id="card-ledger">
+                            <thead><tr>
+                                <th>{ t(lang, Key::Time) }</th>
+                                <th>{ t(lang, Key::Kind) }</th>
+                                <th class="num">{ t(lang, Key::Amount) }</th>
+                                <th class="num">{ t(lang, Key::BalanceChange) }</th>
+                            </tr></thead>
+                            <tbody>
+                                { for d.card_txns.iter().map(|x| html! {
+                                    <tr>
+                                        <td class="nowrap">{ format_time(&x.created_at) }</td>
+                                        <td>{ code_name(lang, &x.kind) }</td>
+                                        <td class="num">{ yuan(&x.amount) }</td>
+                                        <td class="num">{ yuan(&x.balance_change) }</td>
+                                    </tr>
+                                }) }
+                            </tbody>
+                        </table>
+                        </div>
+                    }
+                </div>
+                <div class="card">
+                    <h2>{ t(lang, Key::PointsLedger) }</h2>
+                    if d.points_txns.is_empty() {
+                        <Empty text={t(lang, Key::NoData)} />
+                    } else {
+                        <div class="table-wrap">
+                        <table class="table compact">
+                            <thead><tr>
+                                <th>{ t(lang, Key::Time) }</th>
+                                <th>{ t(lang, Key::Kind) }</th>
+                                <th class="num">{ t(lang, Key::TierPoints) }</th>
+                                <th class="num">{ t(lang, Key::RedeemablePoints) }</th>
+                            </tr></thead>
+                            <tbody>
+                                { for d.points_txns.iter().map(|x| html! {
+                                    <tr>
+                                        <td class="nowrap">{ format_time(&x.created_at) }</td>
+                                        <td title={x.reason.clone()}>{ code_name(lang, &x.kind) }</td>
+                                        <td class="num">{ format!("{:+}", x.tier_delta) }</td>
+                                        <td class="num">{ format!("{:+}", x.redeemable_delta) }</td>
+                                    </tr>
+                                }) }
+                            </tbody>
+                        </table>
+                        </div>
+                    }
+                </div>
+            </div>
+            { topup_dialog }
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_classified() {
+        assert_eq!(classify(" "), Query::None);
+        assert_eq!(classify("13"), Query::None);
+        assert_eq!(classify("1380"), Query::Digits("1380".into()));
+        assert_eq!(
+            classify("88012026000001"),
+            Query::Digits("88012026000001".into())
+        );
+        assert_eq!(classify("王建"), Query::Name("王建".into()));
+        assert_eq!(classify("王"), Query::None);
+    }
+
+    #[test]
+    fn rule_texts() {
+        let rule = BonusRule {
+            min: 100_000,
+            bonus: 10_000,
+        };
+        assert_eq!(rule_text(Lang::Zh, &rule), "充值满 1000.00 送 100.00");
+        assert_eq!(coupon_name(&[], "0123456789"), "01234567");
+    }
+}

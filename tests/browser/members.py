@@ -1,0 +1,143 @@
+"""The cashier's member-club flow in real headless Chromium against `dms serve --demo`: find a
+member by card number as you type (debounced, the result list never blanks out in between),
+open the member page (tier, balances, both points tracks, coupons, entitlements, ledgers), top
+up with the bonus shown before confirming, then check out a basket in two categories with the
+tier discount shown, a coupon and split tenders (stored value + cash), a confirmation step and a
+double click on "take payment" that pays once; the receipt shows the new balance. Screenshots
+in target/browser/.
+
+Usage: members.py BASE_URL
+"""
+
+import sys
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from common import body, chromium, css, go, login, nav_labels, set_input, shot, wait_for
+
+BASE = sys.argv[1]
+CARD = "88012026000001"  # demo member: 金卡 (gold), HT01
+
+
+def money(text):
+    return float(text.replace("¥", "").replace(",", "").replace("−", "-").strip())
+
+
+def card_row(driver):
+    return css(driver, "#cards-table tbody tr")[0]
+
+
+def run():
+    driver = chromium()
+    try:
+        login(driver, BASE, "ht01.cashier")
+        assert "会员" in nav_labels(driver), nav_labels(driver)
+        go(driver, BASE, "/members")
+        wait_for(driver, lambda: css(driver, "#member-search"), "the member search")
+        box = css(driver, "#member-search")[0]
+        # Type like a person; the list only changes once typing pauses.
+        started = time.time()
+        for ch in CARD:
+            box.send_keys(ch)
+            time.sleep(0.04)
+        wait_for(driver, lambda: css(driver, "#member-results tr.hit"), "the member found by card")
+        print(f"search answered {time.time() - started:.2f}s after the first key")
+        assert "8801******0001" in body(driver)
+        shot(driver, "30-member-search")
+        # Changing the query keeps the old rows on screen until the new answer arrives.
+        box.send_keys("9")
+        time.sleep(0.1)
+        assert css(driver, "#member-results tr.hit"), "no flicker: old results stay while typing"
+        box.send_keys("\b")
+        wait_for(driver, lambda: css(driver, "#member-results a.open-member"), "the result again")
+        css(driver, "#member-results a.open-member")[0].click()
+
+        wait_for(driver, lambda: css(driver, "#cards-table tbody tr"), "the member page")
+        text = body(driver)
+        for expected in ["金卡", "等级积分", "可用积分", "优惠券", "权益", "储值流水", "积分流水"]:
+            assert expected in text, f"member page lacks {expected!r}"
+        before = money(card_row(driver).find_element(By.CSS_SELECTOR, ".card-balance").text)
+        shot(driver, "31-member-page")
+
+        # --- top-up: the bonus is shown before confirming ---
+        css(driver, "#open-topup")[0].click()
+        wait_for(driver, lambda: css(driver, "#topup-form"), "the top-up form")
+        set_input(css(driver, "#topup-amount")[0], "1000")
+        wait_for(driver, lambda: "¥100.00" in css(driver, "#bonus-preview")[0].text,
+                 "the bonus preview (1000 → 100)")
+        shot(driver, "32-topup-bonus")
+        css(driver, "#topup-next")[0].click()
+        wait_for(driver, lambda: css(driver, ".modal [data-confirm=yes]"), "the top-up confirmation")
+        assert "100.00" in css(driver, ".modal")[0].text
+        shot(driver, "33-topup-confirm")
+        css(driver, ".modal [data-confirm=yes]")[0].click()
+        wait_for(driver, lambda: css(driver, "#topup-done"), "the top-up result")
+        wait_for(driver, lambda: abs(money(card_row(driver).find_element(
+            By.CSS_SELECTOR, ".card-balance").text) - (before + 1100)) < 0.001,
+            "the balance up by 1000 + 100 bonus")
+        shot(driver, "34-topup-done")
+        balance = before + 1100
+
+        # --- checkout ---
+        css(driver, "#open-checkout")[0].click()
+        wait_for(driver, lambda: css(driver, "#basket-form"), "the checkout page")
+        rows = css(driver, ".basket-line")
+        Select(rows[0].find_element(By.CSS_SELECTOR, ".line-category")).select_by_value("labour")
+        set_input(rows[0].find_element(By.CSS_SELECTOR, ".line-description"), "更换机油工时")
+        set_input(rows[0].find_element(By.CSS_SELECTOR, ".line-price"), "400")
+        css(driver, "#add-line")[0].click()
+        rows = css(driver, ".basket-line")
+        Select(rows[1].find_element(By.CSS_SELECTOR, ".line-category")).select_by_value("parts")
+        set_input(rows[1].find_element(By.CSS_SELECTOR, ".line-description"), "全合成机油")
+        set_input(rows[1].find_element(By.CSS_SELECTOR, ".line-quantity"), "4")
+        set_input(rows[1].find_element(By.CSS_SELECTOR, ".line-price"), "90")
+        picks = css(driver, "#coupon-picks input[type=checkbox]")
+        assert picks, "the member has a coupon to pick"
+        picks[0].click()
+        css(driver, "#quote")[0].click()
+        wait_for(driver, lambda: css(driver, "#member-pays"), "the priced basket")
+        tier_discount = money(css(driver, "#total-tier-discount")[0].text)
+        assert tier_discount < 0, "the gold tier discount is applied and shown"
+        assert "会员折扣" in body(driver)
+        pays = money(css(driver, "#member-pays")[0].text)
+        # Split: 100 in cash, the rest from the card.
+        css(driver, "#add-tender")[0].click()
+        amounts = css(driver, ".tender-amount")
+        set_input(amounts[0], f"{pays - 100:.2f}")
+        Select(css(driver, ".tender-kind")[1]).select_by_value("cash")
+        set_input(css(driver, ".tender-amount")[1], "100.00")
+        wait_for(driver, lambda: "off" not in css(driver, "#tender-gap")[0].get_attribute("class"),
+                 "the tenders adding up")
+        shot(driver, "35-checkout-priced")
+        css(driver, "#checkout-next")[0].click()
+        wait_for(driver, lambda: css(driver, "#pay"), "the payment confirmation")
+        shot(driver, "36-checkout-confirm")
+        pay = css(driver, "#pay")[0]
+        # A double click pays once (the button waits, and the attempt has one key).
+        driver.execute_script("arguments[0].click(); arguments[0].click();", pay)
+        wait_for(driver, lambda: css(driver, "#receipt"), "the receipt", timeout=15)
+        principal = money(css(driver, "#receipt-principal")[0].text)
+        bonus = money(css(driver, "#receipt-bonus")[0].text)
+        expected = balance - (pays - 100)
+        assert abs(principal + bonus - expected) < 0.001, (principal, bonus, expected)
+        shot(driver, "37-receipt")
+
+        # Back on the member page: one new checkout in the ledger, the new balance.
+        driver.execute_script("arguments[0].click();", css(driver, "#back-to-member")[0])
+        wait_for(driver, lambda: css(driver, "#cards-table tbody tr"), "the member page again")
+        wait_for(driver, lambda: abs(money(card_row(driver).find_element(
+            By.CSS_SELECTOR, ".card-balance").text) - expected) < 0.001, "the new balance")
+        ledger = [r.text for r in css(driver, "#card-ledger tbody tr")]
+        new_checkouts = sum(1 for r in ledger if "消费" in r and "撤销" not in r)
+        shot(driver, "38-member-after")
+        assert new_checkouts == 2, f"one checkout from the demo data and exactly one new: {ledger}"
+
+        print("members flow passed")
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    run()
