@@ -1,1 +1,989 @@
 //! Bodies of the CRM's endpoints (customer 360, vehicles, leads, tasks, complaints, surveys).
+//!
+//! Dates are `YYYY-MM-DD` (the stores' local calendar), instants RFC 3339 in UTC. ID numbers
+//! are only ever returned masked (`1101**********1234`).
+
+use crate::CustomerDto;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+// ---------------------------------------------------------------- customers
+
+/// The CRM's customer: the fields of [`CustomerDto`] (which older clients read) and the rest
+/// of the record.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CrmCustomerDto {
+    #[serde(flatten)]
+    pub base: CustomerDto,
+    /// `individual` or `company`.
+    pub kind: String,
+    pub gender: Option<String>,
+    pub email: Option<String>,
+    /// Masked (`110105********1234`): the full number is never returned.
+    pub id_number_masked: Option<String>,
+    pub birthday: Option<NaiveDate>,
+    pub contact_person: Option<String>,
+    pub tax_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub preferences: serde_json::Value,
+    pub notes: String,
+    pub owner_staff_id: Option<String>,
+    /// `active`, or `merged` (then `merged_into_id` names the survivor).
+    pub status: String,
+    pub merged_into_id: Option<String>,
+}
+
+crate::page_type!(CrmCustomerPage, CrmCustomerDto);
+
+/// `POST /customers`: what [`crate::CreateCustomerRequest`] carries (store, name, phone) and,
+/// optionally, the rest of the record.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomerRequest {
+    /// The customer's home store (one of the caller's).
+    pub store_id: String,
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    /// 11-digit mainland mobile number (a company may give a landline with area code). It is
+    /// also the owners' app login, so unique.
+    #[validate(length(min = 3, max = 32))]
+    #[schema(min_length = 3, max_length = 32)]
+    pub phone: String,
+    /// `individual` (default) or `company`.
+    pub kind: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 10), nested)]
+    #[schema(max_items = 10)]
+    pub other_phones: Vec<PhoneInput>,
+    pub email: Option<String>,
+    pub gender: Option<String>,
+    /// 18-character resident ID number: check digit and birth date are validated.
+    pub id_number: Option<String>,
+    pub birthday: Option<NaiveDate>,
+    pub contact_person: Option<String>,
+    pub tax_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<serde_json::Value>,
+    #[serde(default)]
+    #[validate(length(max = 50))]
+    #[schema(max_items = 50)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    #[validate(length(max = 10), nested)]
+    #[schema(max_items = 10)]
+    pub addresses: Vec<AddressInput>,
+    #[serde(default)]
+    #[validate(length(max = 4), nested)]
+    #[schema(max_items = 4)]
+    pub consents: Vec<ConsentRequest>,
+    pub owner_staff_id: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub notes: String,
+    /// VINs of the cars the customer brings: checked against known vehicles for duplicates.
+    #[serde(default)]
+    #[validate(length(max = 10))]
+    #[schema(max_items = 10)]
+    pub vins: Vec<String>,
+    /// Create even though likely duplicates exist (after a person looked at the 409's list).
+    #[serde(default)]
+    pub allow_duplicate: bool,
+}
+
+/// Filters of `GET /customers` (besides the page).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerListParams {
+    #[validate(length(min = 1, max = 200))]
+    #[param(min_length = 1, max_length = 200)]
+    pub cursor: Option<String>,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Only customers carrying this tag.
+    #[validate(length(min = 1, max = 32))]
+    #[param(min_length = 1, max_length = 32)]
+    pub tag: Option<String>,
+    /// `individual` or `company`.
+    #[validate(length(min = 1, max = 16))]
+    #[param(min_length = 1, max_length = 16)]
+    pub kind: Option<String>,
+    /// Only the customers this staff member looks after.
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub owner_staff_id: Option<String>,
+    /// Search instead of listing: a name prefix, phone prefix (3+ digits), plate or VIN. The
+    /// answer is then one page of at most `limit` matches without a cursor.
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub q: Option<String>,
+}
+
+/// `GET /customer-search?q=`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerSearchParams {
+    /// Name prefix (Chinese included), phone prefix (3+ digits), plate (`京A12345`, `京A·123`)
+    /// or a 17-character VIN.
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub q: String,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneInput {
+    #[validate(length(min = 3, max = 32))]
+    #[schema(min_length = 3, max_length = 32)]
+    pub phone: String,
+    /// 手机 / 家庭 / 单位 ...
+    #[serde(default)]
+    #[validate(length(max = 16))]
+    #[schema(max_length = 16)]
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddPhoneRequest {
+    #[validate(length(min = 3, max = 32))]
+    #[schema(min_length = 3, max_length = 32)]
+    pub phone: String,
+    #[serde(default)]
+    #[validate(length(max = 16))]
+    #[schema(max_length = 16)]
+    pub label: String,
+    /// Add even though another customer has this number (after a person looked).
+    #[serde(default)]
+    pub allow_duplicate: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    #[serde(default)]
+    #[validate(length(max = 16))]
+    #[schema(max_length = 16)]
+    pub label: String,
+    #[serde(default)]
+    #[validate(length(max = 32))]
+    #[schema(max_length = 32)]
+    pub province: String,
+    #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
+    pub city: String,
+    #[serde(default)]
+    #[validate(length(max = 32))]
+    #[schema(max_length = 32)]
+    pub district: String,
+    #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub line: String,
+    #[validate(length(max = 16))]
+    #[schema(max_length = 16)]
+    pub postal_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    /// `sms`, `email`, `phone` or `wechat`.
+    #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
+    pub channel: String,
+    pub granted: bool,
+    /// The day the customer gave (or withdrew) consent; not in the future.
+    pub on: NaiveDate,
+    /// Where: 展厅登记表, app, 电话 ...
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsRequest {
+    /// The customer's whole tag set (replaces the old one).
+    #[validate(length(max = 50))]
+    #[schema(max_items = 50)]
+    pub tags: Vec<String>,
+}
+
+/// Changes to a customer: absent fields stay; `null` clears a field that may be empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCustomerRequest {
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    #[validate(length(min = 3, max = 32))]
+    #[schema(min_length = 3, max_length = 32)]
+    pub phone: Option<String>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// `male` / `female` or free text.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub gender: Option<Option<String>>,
+    /// 18-character resident ID number (check digit and birth date validated).
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub id_number: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub birthday: Option<Option<NaiveDate>>,
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub notes: Option<String>,
+    /// The staff member who looks after the customer.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub owner_staff_id: Option<Option<String>>,
+    pub preferences: Option<serde_json::Value>,
+}
+
+/// `Option<Option<T>>` from JSON: absent = `None`, `null` = `Some(None)`.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(inner) => inner.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerPhoneDto {
+    pub id: String,
+    pub phone: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerAddressDto {
+    pub id: String,
+    pub label: String,
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub line: String,
+    pub postal_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConsentDto {
+    pub channel: String,
+    pub granted: bool,
+    pub on: NaiveDate,
+    pub source: String,
+}
+
+/// The customer's whole card: the record, further numbers, addresses, tags and consents.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerProfileDto {
+    pub customer: CrmCustomerDto,
+    pub phones: Vec<CustomerPhoneDto>,
+    pub addresses: Vec<CustomerAddressDto>,
+    pub tags: Vec<String>,
+    pub consents: Vec<ConsentDto>,
+}
+
+/// An existing customer that a new record (or the probe) probably duplicates.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DuplicateMatchDto {
+    pub customer_id: String,
+    pub store_id: String,
+    pub name: String,
+    /// `phone`, `id_number` or `vin`.
+    pub matched_on: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateCheckRequest {
+    #[serde(default)]
+    #[validate(length(max = 10))]
+    #[schema(max_items = 10)]
+    pub phones: Vec<String>,
+    pub id_number: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 10))]
+    #[schema(max_items = 10)]
+    pub vins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DuplicateCheckDto {
+    pub matches: Vec<DuplicateMatchDto>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The customer that is merged away into the one in the path (the survivor).
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub merged_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MergeReportDto {
+    pub merge_id: String,
+    pub survivor_id: String,
+    pub merged_id: String,
+    /// Rows moved per linked table (`crm.vehicles`, `crm.follow_up_tasks`, ...).
+    pub moved: BTreeMap<String, u64>,
+    /// Fields of the survivor that were empty and were taken from the merged record.
+    pub filled: Vec<String>,
+}
+
+// ---------------------------------------------------------------- vehicles
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VehicleDto {
+    pub id: String,
+    pub store_id: String,
+    pub vin: String,
+    /// False only for a VIN accepted with `allow_bad_check_digit`.
+    pub vin_check_ok: bool,
+    pub plate: Option<String>,
+    pub brand: String,
+    pub model: String,
+    pub trim_level: String,
+    pub colour: String,
+    pub model_year: Option<i32>,
+    pub purchase_date: Option<NaiveDate>,
+    pub delivery_date: Option<NaiveDate>,
+    pub warranty_end: Option<NaiveDate>,
+    pub insurance_expiry: Option<NaiveDate>,
+    pub insurer: Option<String>,
+    pub inspection_due: Option<NaiveDate>,
+    pub first_service_done: bool,
+    pub last_service_on: Option<NaiveDate>,
+    pub customer_id: Option<String>,
+    /// `active`, `sold` or `scrapped`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVehicleRequest {
+    pub store_id: String,
+    /// 17 characters, no I/O/Q, with a valid check digit (9th character).
+    #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
+    pub vin: String,
+    /// Accept a VIN whose check digit does not compute (grey imports); recorded on the vehicle.
+    #[serde(default)]
+    pub allow_bad_check_digit: bool,
+    pub plate: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 64))]
+    #[schema(max_length = 64)]
+    pub brand: String,
+    #[serde(default)]
+    #[validate(length(max = 64))]
+    #[schema(max_length = 64)]
+    pub model: String,
+    #[serde(default)]
+    #[validate(length(max = 64))]
+    #[schema(max_length = 64)]
+    pub trim_level: String,
+    #[serde(default)]
+    #[validate(length(max = 32))]
+    #[schema(max_length = 32)]
+    pub colour: String,
+    pub model_year: Option<i32>,
+    pub purchase_date: Option<NaiveDate>,
+    pub delivery_date: Option<NaiveDate>,
+    pub warranty_end: Option<NaiveDate>,
+    pub insurance_expiry: Option<NaiveDate>,
+    pub insurer: Option<String>,
+    pub inspection_due: Option<NaiveDate>,
+    /// The owner.
+    pub customer_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVehicleRequest {
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub plate: Option<Option<String>>,
+    #[validate(length(max = 64))]
+    pub brand: Option<String>,
+    #[validate(length(max = 64))]
+    pub model: Option<String>,
+    #[validate(length(max = 64))]
+    pub trim_level: Option<String>,
+    #[validate(length(max = 32))]
+    pub colour: Option<String>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub warranty_end: Option<Option<NaiveDate>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub insurance_expiry: Option<Option<NaiveDate>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub insurer: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub inspection_due: Option<Option<NaiveDate>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MileageRequest {
+    /// Not in the future.
+    pub read_on: NaiveDate,
+    #[validate(range(min = 0, max = 3000000))]
+    #[schema(minimum = 0, maximum = 3000000)]
+    pub km: i64,
+    /// Where the reading came from: `service`, `customer`, `inspection`...
+    #[serde(default)]
+    #[validate(length(max = 32))]
+    #[schema(max_length = 32)]
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MileageDto {
+    pub read_on: NaiveDate,
+    pub km: i64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferVehicleRequest {
+    /// The new owner.
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub customer_id: String,
+    pub on: NaiveDate,
+    #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OwnershipDto {
+    pub customer_id: String,
+    pub from_date: NaiveDate,
+    pub to_date: Option<NaiveDate>,
+    pub reason: String,
+}
+
+// ---------------------------------------------------------------- leads
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LeadDto {
+    pub id: String,
+    pub store_id: String,
+    pub customer_id: Option<String>,
+    pub name: String,
+    pub phone: String,
+    pub source_channel: String,
+    pub interest_brand: String,
+    pub interest_model: String,
+    /// H, A, B or C.
+    pub grade: String,
+    pub assigned_to: Option<String>,
+    /// `open`, `lost` or `converted`.
+    pub status: String,
+    pub lost_reason: Option<String>,
+    pub next_follow_up_on: Option<NaiveDate>,
+    pub last_contact_at: Option<NaiveDateTime>,
+}
+
+crate::page_type!(LeadPage, LeadDto);
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLeadRequest {
+    pub store_id: String,
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    #[validate(length(min = 3, max = 32))]
+    #[schema(min_length = 3, max_length = 32)]
+    pub phone: String,
+    /// `walk_in`, `phone`, `online`, `referral`, `event`, ...
+    #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
+    pub source_channel: String,
+    #[serde(default)]
+    #[validate(length(max = 64))]
+    pub interest_brand: String,
+    #[serde(default)]
+    #[validate(length(max = 64))]
+    pub interest_model: String,
+    /// H, A, B or C.
+    #[validate(length(min = 1, max = 1))]
+    #[schema(min_length = 1, max_length = 1)]
+    pub grade: String,
+    /// A consultant creating a lead gets it; a manager may name one.
+    pub assigned_to: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LeadListParams {
+    #[validate(length(min = 1, max = 200))]
+    #[param(min_length = 1, max_length = 200)]
+    pub cursor: Option<String>,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// H, A, B or C.
+    #[validate(length(min = 1, max = 1))]
+    #[param(min_length = 1, max_length = 1)]
+    pub grade: Option<String>,
+    /// `open`, `lost` or `converted`.
+    #[validate(length(min = 1, max = 16))]
+    #[param(min_length = 1, max_length = 16)]
+    pub status: Option<String>,
+    /// The consultant.
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub assigned_to: Option<String>,
+    /// Only open leads whose follow-up date has passed (ignores the cursor).
+    pub overdue: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub staff_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadContactRequest {
+    /// `phone`, `visit`, `wechat`, `sms`...
+    #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
+    pub channel: String,
+    #[serde(default)]
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub note: String,
+    /// A new intent grade after this contact (H/A/B/C).
+    #[validate(length(min = 1, max = 1))]
+    #[schema(min_length = 1, max_length = 1)]
+    pub new_grade: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LeadContactDto {
+    pub staff_id: Option<String>,
+    pub channel: String,
+    pub note: String,
+    pub contacted_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LostRequest {
+    /// 战败原因.
+    #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertRequest {
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub customer_id: String,
+}
+
+// ---------------------------------------------------------------- tasks
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskDto {
+    pub id: String,
+    pub store_id: String,
+    pub customer_id: Option<String>,
+    pub vehicle_id: Option<String>,
+    /// The care rule that made it (`delivery_7d`, `maintenance`, `manual`...).
+    pub rule: String,
+    pub title: String,
+    pub due_on: NaiveDate,
+    pub assigned_to: Option<String>,
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    pub outcome: Option<String>,
+    pub refusal_reason: Option<String>,
+    pub note: String,
+}
+
+crate::page_type!(TaskPage, TaskDto);
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListParams {
+    #[validate(length(min = 1, max = 200))]
+    #[param(min_length = 1, max_length = 200)]
+    pub cursor: Option<String>,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `open` (default), `done` or `cancelled`.
+    #[validate(length(min = 1, max = 16))]
+    #[param(min_length = 1, max_length = 16)]
+    pub status: Option<String>,
+    /// Due on or before this day (today's queue: today).
+    pub due_on_or_before: Option<NaiveDate>,
+    /// Only the caller's own tasks.
+    pub mine: Option<bool>,
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub customer_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTaskRequest {
+    /// `reached`, `appointment_made`, `no_answer` (comes back tomorrow) or `refused`.
+    #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
+    pub outcome: String,
+    /// With `refused`: `serviced_elsewhere`, `too_expensive`, `too_far`, `car_sold` (the car
+    /// leaves the customer base), `moved` (the customer is tagged 已迁出) or free text.
+    #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTaskRequest {
+    pub store_id: String,
+    pub customer_id: Option<String>,
+    pub vehicle_id: Option<String>,
+    #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    pub due_on: NaiveDate,
+    pub assigned_to: Option<String>,
+}
+
+// ---------------------------------------------------------------- complaints
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ComplaintDto {
+    pub id: String,
+    pub store_id: String,
+    pub customer_id: String,
+    pub vehicle_id: Option<String>,
+    pub order_ref: Option<String>,
+    pub work_order_ref: Option<String>,
+    pub channel: String,
+    pub category: String,
+    pub severity: String,
+    pub description: String,
+    pub assigned_to: Option<String>,
+    /// `open`, `resolved` (waiting for the customer) or `closed`.
+    pub status: String,
+    /// The SLA deadline (UTC).
+    pub due_at: NaiveDateTime,
+    pub escalation_level: i32,
+    pub resolution: Option<String>,
+    pub customer_satisfied: Option<bool>,
+}
+
+crate::page_type!(ComplaintPage, ComplaintDto);
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenComplaintRequest {
+    pub store_id: String,
+    pub customer_id: String,
+    pub vehicle_id: Option<String>,
+    pub order_ref: Option<String>,
+    pub work_order_ref: Option<String>,
+    /// `phone`, `walk_in`, `app`, `wechat`, `email`, `oem`, `survey`, `other`.
+    #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
+    pub channel: String,
+    /// `service_quality`, `repair_quality`, `price`, `waiting_time`, `parts`, `sales`,
+    /// `attitude`, `other`.
+    #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
+    pub category: String,
+    /// `low`, `normal`, `high` or `critical` (sets the SLA).
+    #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
+    pub severity: String,
+    #[validate(length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000)]
+    pub description: String,
+    pub assigned_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ComplaintListParams {
+    #[validate(length(min = 1, max = 200))]
+    #[param(min_length = 1, max_length = 200)]
+    pub cursor: Option<String>,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    #[validate(length(min = 1, max = 16))]
+    #[param(min_length = 1, max_length = 16)]
+    pub status: Option<String>,
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub customer_id: Option<String>,
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub assigned_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    #[validate(length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000)]
+    pub resolution: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// The customer is satisfied (closes it); false reopens it.
+    pub satisfied: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ComplaintStatsDto {
+    pub by_category: BTreeMap<String, i64>,
+    pub by_severity: BTreeMap<String, i64>,
+    pub resolved: i64,
+    pub escalated: i64,
+    pub mean_hours_to_resolve: Option<f64>,
+}
+
+/// A period `[from, to)` of days.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodParams {
+    pub from: NaiveDate,
+    /// Exclusive.
+    pub to: NaiveDate,
+    /// For satisfaction: `store` (default), `advisor` or `consultant`.
+    #[validate(length(min = 1, max = 16))]
+    #[param(min_length = 1, max_length = 16)]
+    pub by: Option<String>,
+}
+
+// ---------------------------------------------------------------- surveys
+
+/// One question: `kind` is `csat` (1-5), `nps` (0-10), `scale` (with `min`/`max`) or `text`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionDto {
+    pub code: String,
+    pub text: String,
+    pub kind: String,
+    pub min: Option<i32>,
+    pub max: Option<i32>,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQuestionnaireRequest {
+    #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
+    pub code: String,
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
+    pub title: String,
+    /// `delivery` or `service`.
+    #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
+    pub occasion: String,
+    #[validate(length(min = 1, max = 50))]
+    #[schema(min_items = 1, max_items = 50)]
+    pub questions: Vec<QuestionDto>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuestionnaireDto {
+    pub id: String,
+    pub code: String,
+    pub title: String,
+    pub occasion: String,
+    pub questions: Vec<QuestionDto>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendSurveyRequest {
+    pub store_id: String,
+    #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
+    pub questionnaire_code: String,
+    pub customer_id: String,
+    /// The delivery or work order it is about.
+    pub subject_ref: Option<String>,
+    pub advisor_id: Option<String>,
+    pub consultant_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SurveyDto {
+    pub id: String,
+    pub store_id: String,
+    pub customer_id: String,
+    pub occasion: String,
+    pub subject_ref: Option<String>,
+    pub advisor_id: Option<String>,
+    pub consultant_id: Option<String>,
+    /// `sent` or `answered`.
+    pub status: String,
+    pub sent_at: NaiveDateTime,
+    pub answered_at: Option<NaiveDateTime>,
+    pub csat: Option<i32>,
+    pub nps: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerInput {
+    #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
+    pub question_code: String,
+    pub score: Option<i32>,
+    #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerSurveyRequest {
+    #[validate(length(min = 1, max = 50), nested)]
+    #[schema(min_items = 1, max_items = 50)]
+    pub answers: Vec<AnswerInput>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SatisfactionRowDto {
+    /// The store, advisor or consultant id.
+    pub key: String,
+    pub responses: i64,
+    /// Share of CSAT answers of 4 or 5, in percent.
+    pub csat_percent: Option<f64>,
+    pub csat_mean: Option<f64>,
+    /// Promoters minus detractors, in percent (-100..100).
+    pub nps: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SatisfactionDto {
+    /// `store`, `advisor` or `consultant`.
+    pub by: String,
+    pub rows: Vec<SatisfactionRowDto>,
+}
+
+// ---------------------------------------------------------------- 360 and statistics
+
+/// What a service advisor sees when the customer walks in. `sections` holds the blocks other
+/// domains contribute (`membership`, later `orders`, `work_orders`), by key.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Customer360Dto {
+    pub profile: CustomerProfileDto,
+    pub vehicles: Vec<VehicleDto>,
+    pub open_leads: Vec<LeadDto>,
+    pub recent_visits: Vec<ServiceVisitDto>,
+    pub open_tasks: Vec<TaskDto>,
+    pub open_complaints: Vec<ComplaintDto>,
+    pub satisfaction: Vec<SurveyDto>,
+    #[schema(value_type = Object)]
+    pub sections: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceVisitDto {
+    pub id: String,
+    pub store_id: String,
+    pub vehicle_id: String,
+    pub visited_on: NaiveDate,
+    pub kind: String,
+    pub km: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CareRuleStatsDto {
+    pub due: i64,
+    pub contacted: i64,
+    pub appointments: i64,
+    pub refusals: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConversionRowDto {
+    pub key: String,
+    pub leads: i64,
+    pub converted: i64,
+    pub lost: i64,
+}
+
+/// Seed 004's figures for `[from, to)`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CrmStatsDto {
+    /// Per care rule: tasks due, contacts made, appointments made, reasons for not returning.
+    pub care: BTreeMap<String, CareRuleStatsDto>,
+    pub leads_by_grade: Vec<ConversionRowDto>,
+    pub leads_by_consultant: Vec<ConversionRowDto>,
+    pub complaints: ComplaintStatsDto,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CareRunDto {
+    pub created: BTreeMap<String, u32>,
+    pub already_present: u32,
+    pub opted_out: u32,
+    pub at: DateTime<Utc>,
+}

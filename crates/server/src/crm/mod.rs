@@ -3,41 +3,298 @@
 //! Owned as a unit: `Settings` is the `[crm]` section of the configuration, `DomainState` what
 //! its handlers need at run time, `configure` registers its handlers under `/api/v1`, and
 //! `start_jobs` its background work.
+//!
+//! Access, in short: customers and vehicles need `customers.read` / `customers.write` in the
+//! customer's (vehicle's) home store; leads `crm.leads` (sales consultants see and work their
+//! own leads, managers — sales, store and general managers, group admins — their stores'); tasks,
+//! complaints and surveys `crm.care`; statistics `reports.read`; a merge `customers.write` plus a
+//! manager's role (store/general manager, sales or service manager, group admin), audited.
+
+mod customers;
+mod dto;
+mod error;
+mod leads;
+mod service;
+mod vehicles;
+
+pub use customers::{address_of, channel_of, search_params};
+pub use dto::*;
 
 use crate::config::EnvLookup;
+use crate::AppState;
+use actix_web::web;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use dms_crm::{
+    CareRules, ComplaintPolicy, Customer360Section, CustomerLinks, LeadCadence, MergeRegistry,
+};
+use dms_db::DbConnection;
 use serde::Deserialize;
+use std::sync::Arc;
+
+/// Follow-up cadence per intent grade, in days (`[crm.lead_cadence]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CadenceSettings {
+    pub h_days: u32,
+    pub a_days: u32,
+    pub b_days: u32,
+    pub c_days: u32,
+}
+
+impl Default for CadenceSettings {
+    fn default() -> Self {
+        let d = LeadCadence::default();
+        CadenceSettings {
+            h_days: d.h_days,
+            a_days: d.a_days,
+            b_days: d.b_days,
+            c_days: d.c_days,
+        }
+    }
+}
 
 /// The `[crm]` section of `dms.toml`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Settings {}
+pub struct Settings {
+    /// `[crm.care]`: which follow-up tasks the daily care engine makes (see `dms_crm::CareRules`).
+    pub care: CareRules,
+    /// `[crm.complaints]`: SLA hours per severity and the escalation ladder per store.
+    pub complaints: ComplaintPolicy,
+    pub lead_cadence: CadenceSettings,
+    /// Local time (UTC+8) of the daily care run, `HH:MM`.
+    pub care_run_at: String,
+    /// Seconds between outbox deliveries and between complaint-escalation sweeps.
+    pub outbox_every_secs: u64,
+    pub escalation_every_secs: u64,
+    /// A generic HTTP SMS gateway (`DMS_SMS_GATEWAY_URL`); none = SMS stays queued.
+    pub sms_gateway_url: Option<String>,
+    /// `DMS_SMS_GATEWAY_KEY`.
+    pub sms_gateway_key: Option<String>,
+    /// The registered SMS signature (签名).
+    pub sms_sign: String,
+    /// An SMTP relay for e-mail (`DMS_SMTP_HOST`), port and sender.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_from: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            care: CareRules::default(),
+            complaints: ComplaintPolicy::default(),
+            lead_cadence: CadenceSettings::default(),
+            care_run_at: "06:00".into(),
+            outbox_every_secs: 30,
+            escalation_every_secs: 300,
+            sms_gateway_url: None,
+            sms_gateway_key: None,
+            sms_sign: "4S会员".into(),
+            smtp_host: None,
+            smtp_port: 25,
+            smtp_from: "noreply@localhost".into(),
+        }
+    }
+}
 
 impl Settings {
     /// `DMS_*` variables that override this section.
-    pub fn apply_env(&mut self, _env: &EnvLookup<'_>) -> Result<(), String> {
+    pub fn apply_env(&mut self, env: &EnvLookup<'_>) -> Result<(), String> {
+        if let Some(v) = env("DMS_SMS_GATEWAY_URL") {
+            self.sms_gateway_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("DMS_SMS_GATEWAY_KEY") {
+            self.sms_gateway_key = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("DMS_SMTP_HOST") {
+            self.smtp_host = Some(v).filter(|v| !v.is_empty());
+        }
+        self.care_time()?;
+        if let Some(u) = &self.sms_gateway_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err("crm.sms_gateway_url must be an http(s) URL".into());
+            }
+        }
         Ok(())
     }
-}
 
-/// What the handlers need besides the pool, built once at start.
-pub struct DomainState {}
+    fn care_time(&self) -> Result<chrono::NaiveTime, String> {
+        chrono::NaiveTime::parse_from_str(&self.care_run_at, "%H:%M")
+            .map_err(|_| "crm.care_run_at must be HH:MM".to_string())
+    }
 
-impl DomainState {
-    pub fn new(_settings: &Settings) -> Result<DomainState, String> {
-        Ok(DomainState {})
+    pub fn cadence(&self) -> LeadCadence {
+        LeadCadence {
+            h_days: self.lead_cadence.h_days,
+            a_days: self.lead_cadence.a_days,
+            b_days: self.lead_cadence.b_days,
+            c_days: self.lead_cadence.c_days,
+        }
+    }
+
+    fn sms_gateway(&self) -> Option<dms_crm::HttpSmsGateway> {
+        self.sms_gateway_url.as_deref().map(|url| {
+            dms_crm::HttpSmsGateway::new(
+                url,
+                self.sms_gateway_key.clone(),
+                &self.sms_sign,
+                std::time::Duration::from_secs(10),
+            )
+        })
     }
 }
 
-pub fn configure(_cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {}
+/// The owners' app login codes through the CRM's SMS gateway, when one is configured.
+pub fn login_code_sender(settings: &Settings) -> Option<Arc<dyn dms_identity::LoginCodeSender>> {
+    settings
+        .sms_gateway()
+        .map(|g| Arc::new(g) as Arc<dyn dms_identity::LoginCodeSender>)
+}
+
+/// A block of the customer 360 contributed by another domain, shareable across workers.
+pub type Section = Arc<dyn Customer360Section + Send + Sync>;
+
+/// What the handlers need besides the pool, built once at start.
+pub struct DomainState {
+    pub settings: Settings,
+    pub cadence: LeadCadence,
+    /// Every table that points at a customer: the CRM's own, then other domains'.
+    pub merge: MergeRegistry,
+    /// The 360 view's blocks from other domains (the member club's `membership`).
+    pub sections: Vec<Section>,
+}
+
+impl DomainState {
+    pub fn new(settings: &Settings) -> Result<DomainState, String> {
+        let mut merge = MergeRegistry::crm();
+        for l in other_links() {
+            merge.register(l);
+        }
+        Ok(DomainState {
+            settings: settings.clone(),
+            cadence: settings.cadence(),
+            merge,
+            sections: other_sections(),
+        })
+    }
+}
+
+/// Other domains' customer links, moved by a merge. The member club's goes here once
+/// `dms_membership` provides one (see the README's CRM section).
+fn other_links() -> Vec<Box<dyn CustomerLinks>> {
+    vec![]
+}
+
+/// Other domains' 360 blocks.
+fn other_sections() -> Vec<Section> {
+    vec![Arc::new(service::MembershipSection)]
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    customers::configure(cfg);
+    vehicles::configure(cfg);
+    leads::configure(cfg);
+    service::configure(cfg);
+}
+
+/// 06:00 local (UTC+8) of `day`, as the care engine's clock.
+pub fn morning_of(day: NaiveDate) -> DateTime<Utc> {
+    let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap_or(chrono::Offset::fix(&Utc));
+    cst.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .single()
+        .map(|d| d.with_timezone(&Utc) + chrono::Duration::hours(6))
+        .unwrap_or_else(Utc::now)
+}
+
+/// What the daily job does for `today`: runs the care engine with the configured rules.
+/// Idempotent: a second run for the same day creates nothing.
+pub fn run_care_job(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    today: NaiveDate,
+) -> Result<dms_crm::CareRunReport, dms_crm::CrmError> {
+    dms_crm::run_care_engine(conn, today, &settings.care, &[], morning_of(today))
+}
 
 /// Background work for `dms serve` (not for tests, which call the domain directly).
-pub fn start_jobs(_state: &actix_web::web::Data<crate::AppState>) {}
+pub fn start_jobs(state: &web::Data<AppState>) {
+    let settings = state.crm.settings.clone();
+    let at = settings
+        .care_time()
+        .unwrap_or(chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap_or(chrono::NaiveTime::MIN));
+    let pool = state.pool.clone();
+    let s = settings.clone();
+    crate::jobs::daily("crm-care", at, move |today| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let r = run_care_job(&mut conn, &s, today).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{} task(s) created, {} already present, {} opted out",
+            r.total_created(),
+            r.already_present,
+            r.opted_out
+        ))
+    });
+    let pool = state.pool.clone();
+    let policy = settings.complaints.clone();
+    crate::jobs::every(
+        "crm-complaint-escalation",
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(settings.escalation_every_secs.max(10)),
+        move || {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let ids = dms_crm::escalate_overdue_complaints(&mut conn, &policy, Utc::now())
+                .map_err(|e| e.to_string())?;
+            Ok(if ids.is_empty() {
+                String::new()
+            } else {
+                format!("{} complaint(s) escalated", ids.len())
+            })
+        },
+    );
+    let sms = settings.sms_gateway();
+    let email = settings.smtp_host.as_deref().and_then(|h| {
+        dms_crm::SmtpEmailSender::new(
+            h,
+            settings.smtp_port,
+            &settings.smtp_from,
+            std::time::Duration::from_secs(20),
+        )
+        .map_err(|e| log::error!("crm: SMTP sender not usable: {e}"))
+        .ok()
+    });
+    match (sms, email) {
+        (Some(sms), Some(email)) => {
+            let pool = state.pool.clone();
+            crate::jobs::every(
+                "crm-outbox",
+                std::time::Duration::from_secs(15),
+                std::time::Duration::from_secs(settings.outbox_every_secs.max(5)),
+                move || {
+                    let mut conn = pool.get().map_err(|e| e.to_string())?;
+                    let r = dms_crm::deliver_due_messages(
+                        &mut conn,
+                        &dms_crm::OutboxPolicy::default(),
+                        &sms,
+                        &email,
+                        Utc::now(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    Ok(format!("{r:?}"))
+                },
+            );
+        }
+        _ => log::info!(
+            "crm: outbox worker off (set crm.sms_gateway_url and crm.smtp_host to send messages)"
+        ),
+    }
+}
 
 /// Demo data for `dms seed-demo` / `dms serve --demo`, loaded after the stores, staff and
 /// customers of [`crate::seed`]; returns a one-line summary.
 pub fn seed_demo(
-    _conn: &mut dms_db::DbConnection,
-    _demo: &crate::seed::DemoOrg,
+    conn: &mut dms_db::DbConnection,
+    demo: &crate::seed::DemoOrg,
 ) -> Result<String, String> {
-    Ok(String::new())
+    service::seed_demo(conn, demo)
 }
