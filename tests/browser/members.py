@@ -134,9 +134,30 @@ def run():
         shot(driver, "38-member-after")
         assert new_checkouts == 2, f"one checkout from the demo data and exactly one new: {ledger}"
 
-        print("members flow passed")
     finally:
         driver.quit()
+
+    # The member page and the checkout on a service advisor's tablet (~820 px wide).
+    driver = chromium(820, 1180)
+    try:
+        login(driver, BASE, "ht01.cashier")
+        go(driver, BASE, "/members")
+        wait_for(driver, lambda: css(driver, "#member-search"), "the member search on a tablet")
+        css(driver, "#member-search")[0].send_keys(CARD)
+        wait_for(driver, lambda: css(driver, "#member-results a.open-member"), "the result on a tablet")
+        css(driver, "#member-results a.open-member")[0].click()
+        wait_for(driver, lambda: css(driver, "#cards-table tbody tr"), "the member page on a tablet")
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 820, f"no sideways scrolling at 820 px (scrollWidth {width})"
+        shot(driver, "39-tablet-member")
+        css(driver, "#open-checkout")[0].click()
+        wait_for(driver, lambda: css(driver, "#basket-form"), "the checkout on a tablet")
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 820, f"no sideways scrolling at 820 px (scrollWidth {width})"
+        shot(driver, "40-tablet-checkout")
+    finally:
+        driver.quit()
+    print("members flow passed")
 
 
 if __name__ == "__main__":
