@@ -30,8 +30,9 @@ ensure_rust() {
         [ -x "$HOME/.cargo/bin/cargo" ] || die "Rust is not installed: see https://rustup.rs"
         export PATH="$HOME/.cargo/bin:$PATH"
     fi
-    # diesel's PostgreSQL driver links libpq; SQLite is compiled in.
-    apt_install libpq-dev pkg-config
+    # diesel's PostgreSQL driver links libpq (SQLite is compiled in); the card terminal's PC/SC
+    # driver links libpcsclite.
+    apt_install libpq-dev pkg-config libpcsclite-dev
 }
 
 ensure_web_tools() {
