@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# API fuzz pass: schemathesis (from PyPI, in ./.venv) generates requests from the served
+# API fuzz pass: schemathesis (from PyPI, in ./.venv or $DMS_VENV) generates requests from the served
 # OpenAPI document and checks every answer: no 5xx, and status, content type, headers and body
 # as documented. Runs against a real `dms serve` on a fresh SQLite database with demo data,
 # logged in as the group admin.
@@ -9,19 +9,18 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 SCHEMATHESIS_VERSION=4.32.5
-if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-    log "installing schemathesis $SCHEMATHESIS_VERSION into .venv"
-    python3 -m venv .venv
-    .venv/bin/pip install -q "schemathesis==$SCHEMATHESIS_VERSION"
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-bin=${DMS_BIN:-target/debug/dms}
-[ -x "$bin" ] || cargo build -q -p dms-server
+bin=$(debug_server)
 work=$(mktemp -d)
 port=$(free_port)
 base="http://127.0.0.1:$port"
 DMS_DATABASE_URL="$work/dms.sqlite3" DMS_LISTEN="127.0.0.1:$port" \
-DMS_JWT_SECRET="$(random_secret)" DMS_CODE_PEPPER="$(random_secret)" \
+DMS_JWT_SECRET="$(random_secret)" DMS_CODE_PEPPER="$(random_secret)" DMS_PIN_PEPPER="$(random_secret)" \
 DMS_SMS_OUTBOX_FILE="$work/outbox.jsonl" DMS_WEB_ROOT="$work/none" RUST_LOG=warn \
     "$bin" serve --demo >"$work/server.log" 2>&1 &
 pid=$!
@@ -37,7 +36,7 @@ log "fuzzing $base with schemathesis (${FUZZ_EXAMPLES:-25} cases per operation)"
 # positive_data_acceptance is left out: it expects every schema-valid request to succeed, but
 # some 422s are business rules no schema can state (a cursor this server never issued, a store
 # that is not the caller's, a group-only role given a store); tests/http asserts those.
-.venv/bin/schemathesis run "$base/api/openapi.json" \
+"$VENV/bin/schemathesis" run "$base/api/openapi.json" \
     --url "$base" \
     -H "Authorization: Bearer $token" \
     --checks all \
@@ -48,7 +47,7 @@ log "fuzzing $base with schemathesis (${FUZZ_EXAMPLES:-25} cases per operation)"
     --generation-database none \
     --workers 2 \
     --no-color \
-    --report junit --report-dir target/schemathesis
+    --report junit --report-dir "$TARGET_DIR/schemathesis"
 status=$?
 if grep -q "panicked" "$work/server.log"; then
     die "the server panicked during fuzzing: $(grep -m3 panicked "$work/server.log")"

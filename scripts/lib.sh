@@ -69,3 +69,26 @@ wait_ready() {
     done
     die "the server did not become ready at $url"
 }
+
+# Where cargo puts what it builds (CI may keep it outside the clone between runs).
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+# The Python tools (schemathesis, selenium) live in one virtualenv; CI may keep it outside the
+# clone too (DMS_VENV).
+VENV=${DMS_VENV:-.venv}
+
+ensure_venv_package() {
+    local module=$1 spec=$2
+    if ! "$VENV/bin/python" -c "import $module" 2>/dev/null ||
+        ! "$VENV/bin/pip" show -q "${spec%%==*}" 2>/dev/null | grep -q .; then
+        log "installing $spec into $VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q "$spec"
+    fi
+}
+
+# The debug server binary, built (or found up to date) for the script that needs it.
+debug_server() {
+    if [ -n "${DMS_BIN:-}" ]; then echo "$DMS_BIN"; return; fi
+    cargo build -q -p dms-server
+    echo "$TARGET_DIR/debug/dms"
+}

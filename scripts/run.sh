@@ -29,6 +29,10 @@ code_pepper = "$(random_secret)"
 outbox_file = "data/sms-outbox.jsonl"
 TOML
 fi
+if ! grep -q '^\[membership\]' data/dms.toml; then
+    # Card PINs are hashed with this pepper, kept outside the database.
+    printf '\n[membership]\npin_pepper = "%s"\n' "$(random_secret)" >> data/dms.toml
+fi
 export DMS_CONFIG=${DMS_CONFIG:-data/dms.toml}
 listen=${DMS_LISTEN:-127.0.0.1:8080}
 cat >&2 <<MSG
@@ -39,4 +43,4 @@ cat >&2 <<MSG
   API reference: http://$listen/api/docs     Stop: Ctrl+C
 
 MSG
-exec target/release/dms serve --demo
+exec "$TARGET_DIR/release/dms" serve --demo

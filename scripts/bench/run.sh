@@ -20,9 +20,9 @@ work=$(mktemp -d)
 port=$(free_port)
 base="http://127.0.0.1:$port"
 DMS_DATABASE_URL=${BENCH_DATABASE_URL:-$work/dms.sqlite3} DMS_LISTEN="127.0.0.1:$port" \
-DMS_JWT_SECRET="$(random_secret)" DMS_CODE_PEPPER="$(random_secret)" \
+DMS_JWT_SECRET="$(random_secret)" DMS_CODE_PEPPER="$(random_secret)" DMS_PIN_PEPPER="$(random_secret)" \
 DMS_SMS_OUTBOX_FILE="$work/outbox.jsonl" DMS_WEB_ROOT="$work/none" RUST_LOG=warn \
-    target/release/dms serve --demo >"$work/server.log" 2>&1 &
+    "$TARGET_DIR/release/dms" serve --demo >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 wait_ready "$base" "$pid"

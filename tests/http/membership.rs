@@ -472,8 +472,6 @@ fn bad_input_is_422_naming_the_field(s: &TestServer) {
 }
 
 fn pin_locks_after_five_wrong_and_never_shows(s: &TestServer) {
-    // The test kit's configuration has no pepper; the variable is the fallback.
-    std::env::set_var("DMS_PIN_PEPPER", "http-test-pin-pepper-0123456789");
     let cashier = s.login("ht01.cashier");
     let (_, card_id) = member_with_card(&cashier, &s.fixture.customer_ht01, &s.fixture.ht01, "0");
     let pin_path = format!("/api/v1/cards/{card_id}/pin");

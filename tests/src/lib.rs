@@ -66,6 +66,7 @@ impl TestServer {
         config.auth.jwt_secret = Some(JWT_SECRET.into());
         config.customer_login.code_pepper = Some("test-pepper-0123456789".into());
         config.customer_login.outbox_file = dir.join("sms-outbox.jsonl");
+        config.membership.pin_pepper = Some("test-pin-pepper-0123456789".into());
         let fixture = {
             let mut conn = db.pool.get().expect("connection");
             load_fixture(&mut conn)

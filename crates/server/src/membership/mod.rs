@@ -82,22 +82,14 @@ impl DomainState {
         Ok(DomainState { pin })
     }
 
-    /// The PIN policy, or 503 `pin_unavailable` when no pepper is configured. A configuration
-    /// built in code (embedding, tests) without one falls back to `DMS_PIN_PEPPER` at use.
+    /// The PIN policy, or 503 `pin_unavailable` when no pepper is configured.
     pub fn pin_policy(&self) -> Result<PinPolicy, ApiError> {
-        if let Some(p) = &self.pin {
-            return Ok(p.clone());
-        }
-        std::env::var(PIN_PEPPER_ENV)
-            .ok()
-            .filter(|p| p.chars().count() >= 16)
-            .and_then(|p| PinPolicy::new(p.into_bytes()).ok())
-            .ok_or_else(|| ApiError::Rule {
-                status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                code: "pin_unavailable",
-                title: "card PINs are not configured on this server (membership.pin_pepper)".into(),
-                field: None,
-            })
+        self.pin.clone().ok_or_else(|| ApiError::Rule {
+            status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            code: "pin_unavailable",
+            title: "card PINs are not configured on this server (membership.pin_pepper)".into(),
+            field: None,
+        })
     }
 }
 
