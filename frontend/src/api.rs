@@ -603,6 +603,16 @@ pub mod club {
         send_keyed(&format!("/cards/{}/top-ups", id(card_id)), body, key).await
     }
 
+    /// `report-lost` or `unblock`.
+    pub async fn card_action(card_id: &str, action: &str) -> Result<(), ApiError> {
+        send_no_content(
+            Method::POST,
+            &format!("/cards/{}/{action}", id(card_id)),
+            None,
+        )
+        .await
+    }
+
     pub async fn quote(body: &QuoteRequest) -> Result<PricedBasketDto, ApiError> {
         send_json(Method::POST, "/checkouts/quote", body).await
     }

@@ -132,6 +132,19 @@ def run():
         ledger = [r.text for r in css(driver, "#card-ledger tbody tr")]
         new_checkouts = sum(1 for r in ledger if "消费" in r and "撤销" not in r)
         shot(driver, "38-member-after")
+
+        # Report lost asks first, then the card shows as lost and can be unblocked.
+        card_row(driver).find_element(By.CSS_SELECTOR, ".report-lost").click()
+        wait_for(driver, lambda: css(driver, ".modal [data-confirm=yes]"), "the report-lost question")
+        css(driver, ".modal [data-confirm=yes]")[0].click()
+        wait_for(driver, lambda: "已挂失" in card_row(driver).text, "the card shown as lost")
+        assert not css(driver, "#open-checkout"), "a lost card cannot check out"
+        shot(driver, "41-card-lost")
+        card_row(driver).find_element(By.CSS_SELECTOR, ".unblock").click()
+        wait_for(driver, lambda: css(driver, ".modal [data-confirm=yes]"), "the unblock question")
+        css(driver, ".modal [data-confirm=yes]")[0].click()
+        wait_for(driver, lambda: "正常" in card_row(driver).text and css(driver, "#open-checkout"),
+                 "the card active again")
         assert new_checkouts == 2, f"one checkout from the demo data and exactly one new: {ledger}"
 
     finally:

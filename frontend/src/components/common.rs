@@ -69,6 +69,8 @@ pub struct FieldProps {
     pub autocomplete: AttrValue,
     #[prop_or_default]
     pub inputmode: Option<AttrValue>,
+    #[prop_or_default]
+    pub autofocus: bool,
 }
 
 /// A labelled input with its error (local or from the server) beside it.
@@ -90,7 +92,7 @@ pub fn field(props: &FieldProps) -> Html {
             <input id={props.id.clone()} name={props.name.clone()} type={props.kind.clone()}
                 value={props.value.clone()} {oninput} maxlength={props.maxlength.clone()}
                 disabled={props.disabled} autocomplete={props.autocomplete.clone()}
-                inputmode={props.inputmode.clone()}
+                inputmode={props.inputmode.clone()} autofocus={props.autofocus}
                 aria-invalid={invalid.then_some("true")}
                 aria-describedby={invalid.then_some(err_id.clone())} />
             if let Some(hint) = props.hint.clone().filter(|_| !invalid) {

@@ -212,7 +212,20 @@ pub fn member_search(props: &SearchProps) -> Html {
         let query = query.clone();
         Callback::from(move |v: String| query.set(v))
     };
-    let onsubmit = Callback::from(|e: SubmitEvent| e.prevent_default());
+    // Enter opens the first member found (keyboard-only cashier flow).
+    let onsubmit = {
+        let results = results.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let first = results.as_ref().and_then(|hits| {
+                hits.iter()
+                    .find_map(|h| h.member.as_ref().map(|m| m.id.clone()))
+            });
+            if let (Some(id), Some(w)) = (first, web_sys::window()) {
+                let _ = w.location().set_hash(&member_hash(&id));
+            }
+        })
+    };
 
     let list = match &*results {
         None => html! { <p class="muted search-help">{ t(lang, Key::MemberSearchHelp) }</p> },
@@ -268,7 +281,7 @@ pub fn member_search(props: &SearchProps) -> Html {
             <form class="card search-card" {onsubmit} role="search">
                 <div class="search-row">
                     <Field name="q" id="member-search" label={t(lang, Key::MemberSearchLabel)}
-                        value={(*query).clone()} {oninput} maxlength="32" />
+                        value={(*query).clone()} {oninput} maxlength="32" autofocus=true />
                     <span class={classes!("search-status", (!*searching).then_some("idle"))} aria-live="polite">
                         <span class="spinner small" aria-hidden="true"></span>
                         { t(lang, Key::Searching) }
@@ -404,6 +417,12 @@ pub fn member_page(props: &MemberPageProps) -> Html {
     let busy = use_state(|| false);
     let failure = use_state(|| None::<Failure>);
     let done = use_state(|| None::<TopUpDto>);
+    let can_cards = session.can("membership.cards");
+    // Report lost / unblock: the card and the action, asked first.
+    let card_action = use_state(|| None::<(CardDto, &'static str)>);
+    let card_busy = use_state(|| false);
+    let card_error = use_state(|| None::<String>);
+    let card_notice = use_state(|| false);
 
     {
         let data = data.clone();
@@ -631,6 +650,62 @@ pub fn member_page(props: &MemberPageProps) -> Html {
         html! {}
     };
 
+    let card_dialog = match &*card_action {
+        None => html! {},
+        Some((card, action)) => {
+            let lost = *action == "report-lost";
+            let on_cancel = {
+                let (card_action, card_error) = (card_action.clone(), card_error.clone());
+                Callback::from(move |()| {
+                    card_action.set(None);
+                    card_error.set(None);
+                })
+            };
+            let on_confirm = {
+                let (card_action, card_busy, card_error, card_notice, version) = (
+                    card_action.clone(),
+                    card_busy.clone(),
+                    card_error.clone(),
+                    card_notice.clone(),
+                    version.clone(),
+                );
+                let (id, action) = (card.id.clone(), *action);
+                Callback::from(move |()| {
+                    let (card_action, card_busy, card_error, card_notice, version, id) = (
+                        card_action.clone(),
+                        card_busy.clone(),
+                        card_error.clone(),
+                        card_notice.clone(),
+                        version.clone(),
+                        id.clone(),
+                    );
+                    card_busy.set(true);
+                    spawn_local(async move {
+                        let result = club::card_action(&id, action).await;
+                        card_busy.set(false);
+                        match result {
+                            Ok(()) => {
+                                card_action.set(None);
+                                card_error.set(None);
+                                card_notice.set(true);
+                                version.set(*version + 1);
+                            }
+                            Err(e) => card_error.set(Some(error_message(&e, lang))),
+                        }
+                    });
+                })
+            };
+            html! {
+                <ConfirmDialog
+                    title={t(lang, if lost { Key::ReportLostTitle } else { Key::UnblockTitle })}
+                    body={t(lang, if lost { Key::ReportLostBody } else { Key::UnblockBody }).replace("{card}", &card.masked_card_no)}
+                    confirm_label={t(lang, if lost { Key::ReportLost } else { Key::Unblock })}
+                    {on_confirm} {on_cancel} busy={*card_busy} danger={lost}
+                    error={(*card_error).clone()} />
+            }
+        }
+    };
+
     let (tier_label, discounts) =
         tier_info(&d.programme, &m.tier_code).unwrap_or_else(|| (m.tier_code.clone(), Vec::new()));
 
@@ -651,6 +726,9 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                         .replace("{principal}", &r.principal_after)
                         .replace("{bonus_after}", &r.bonus_after) }
                 </p>
+            }
+            if *card_notice {
+                <p class="alert success" role="status">{ t(lang, Key::CardUpdated) }</p>
             }
             { topup_panel }
             <div class="grid three">
@@ -703,6 +781,14 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                         <tbody>
                             { for d.cards.iter().map(|c| {
                                 let active = c.status == "active";
+                                let lost = c.status == "lost";
+                                let ask = |action: &'static str| {
+                                    let (card_action, card_notice, card) = (card_action.clone(), card_notice.clone(), c.clone());
+                                    Callback::from(move |_: MouseEvent| {
+                                        card_notice.set(false);
+                                        card_action.set(Some((card.clone(), action)));
+                                    })
+                                };
                                 let open_topup = {
                                     let (topup_card, done, failure, card) = (topup_card.clone(), done.clone(), failure.clone(), c.clone());
                                     Callback::from(move |_: MouseEvent| {
@@ -725,6 +811,12 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                                             }
                                             if active && can_checkout {
                                                 <a class="btn small primary" id="open-checkout" href={checkout_hash(&c.id)}>{ t(lang, Key::Checkout) }</a>
+                                            }
+                                            if active && can_cards {
+                                                <button class="btn small danger-text report-lost" onclick={ask("report-lost")}>{ t(lang, Key::ReportLost) }</button>
+                                            }
+                                            if lost && can_cards {
+                                                <button class="btn small unblock" onclick={ask("unblock")}>{ t(lang, Key::Unblock) }</button>
                                             }
                                         </td>
                                     </tr>
@@ -827,6 +919,7 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                 </div>
             </div>
             { topup_dialog }
+            { card_dialog }
         </section>
     }
 }
