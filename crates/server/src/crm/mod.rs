@@ -217,6 +217,16 @@ pub fn run_care_job(
     dms_crm::run_care_engine(conn, today, &settings.care, &[], morning_of(today))
 }
 
+/// What the escalation job does at `now`: escalates open complaints past their SLA one level
+/// up the store's ladder; returns their ids.
+pub fn run_escalation_job(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, dms_crm::CrmError> {
+    dms_crm::escalate_overdue_complaints(conn, &settings.complaints, now)
+}
+
 /// Background work for `dms serve` (not for tests, which call the domain directly).
 pub fn start_jobs(state: &web::Data<AppState>) {
     let settings = state.crm.settings.clone();
@@ -236,15 +246,14 @@ pub fn start_jobs(state: &web::Data<AppState>) {
         ))
     });
     let pool = state.pool.clone();
-    let policy = settings.complaints.clone();
+    let s = settings.clone();
     crate::jobs::every(
         "crm-complaint-escalation",
         std::time::Duration::from_secs(60),
         std::time::Duration::from_secs(settings.escalation_every_secs.max(10)),
         move || {
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let ids = dms_crm::escalate_overdue_complaints(&mut conn, &policy, Utc::now())
-                .map_err(|e| e.to_string())?;
+            let ids = run_escalation_job(&mut conn, &s, Utc::now()).map_err(|e| e.to_string())?;
             Ok(if ids.is_empty() {
                 String::new()
             } else {
