@@ -533,10 +533,10 @@ pub async fn create_customer(body: &CreateCustomerRequest) -> Result<CustomerDto
 pub mod club {
     use super::*;
     use dms_api_types::membership::{
-        CardDto, CardListDto, CardTransactionPage, CheckoutRequest, CouponListDto,
+        CardDto, CardListDto, CardTransactionPage, CheckoutPage, CheckoutRequest, CouponListDto,
         CouponTemplatePage, EntitlementListDto, MemberDto, MembershipSummaryDto,
-        PointsTransactionPage, PricedBasketDto, ProgrammeDto, QuoteRequest, ReceiptDto, TopUpDto,
-        TopUpRequest,
+        PointsTransactionPage, PricedBasketDto, ProgrammeDto, QuoteRequest, ReasonRequest,
+        ReceiptDto, TopUpDto, TopUpRequest,
     };
 
     fn id(s: &str) -> String {
@@ -611,6 +611,26 @@ pub mod club {
             None,
         )
         .await
+    }
+
+    pub async fn checkouts_of(card_id: &str) -> Result<CheckoutPage, ApiError> {
+        get_json(&with_query(
+            "/checkouts",
+            &[("card_id", Some(card_id)), ("limit", Some("20"))],
+        ))
+        .await
+    }
+
+    pub async fn receipt(checkout_id: &str) -> Result<ReceiptDto, ApiError> {
+        get_json(&format!("/checkouts/{}/receipt", id(checkout_id))).await
+    }
+
+    pub async fn void_checkout(
+        checkout_id: &str,
+        body: &ReasonRequest,
+        key: &str,
+    ) -> Result<ReceiptDto, ApiError> {
+        send_keyed(&format!("/checkouts/{}/void", id(checkout_id)), body, key).await
     }
 
     pub async fn quote(body: &QuoteRequest) -> Result<PricedBasketDto, ApiError> {

@@ -6,7 +6,7 @@ use crate::components::nav::Nav;
 use crate::forms::error_message;
 use crate::i18n::{t, Key};
 use crate::pages::audit::AuditLog;
-use crate::pages::checkout::Checkout;
+use crate::pages::checkout::{Checkout, ReceiptPage};
 use crate::pages::customers::{CustomerDetail, Customers};
 use crate::pages::home::Home;
 use crate::pages::login::Login;
@@ -251,6 +251,9 @@ fn shell(props: &ShellProps) -> Html {
             },
             Route::Checkout => html! {
                 <Checkout {session} card_id={props.detail.clone().unwrap_or_default()} />
+            },
+            Route::ReceiptView => html! {
+                <ReceiptPage {session} checkout_id={props.detail.clone().unwrap_or_default()} />
             },
             Route::NotFound => html! { <NotFound /> },
         }

@@ -18,6 +18,8 @@ pub enum Route {
     MemberDetail,
     /// `#/checkout/<card id>`: the cashier's checkout for one card.
     Checkout,
+    /// `#/receipts/<checkout id>`: a receipt, printable, voidable.
+    ReceiptView,
     NotFound,
 }
 
@@ -46,6 +48,7 @@ impl Route {
                 (Some("customers"), Some(_)) => Route::CustomerDetail,
                 (Some("members"), Some(_)) => Route::MemberDetail,
                 (Some("checkout"), Some(_)) => Route::Checkout,
+                (Some("receipts"), Some(_)) => Route::ReceiptView,
                 _ => Route::NotFound,
             },
         }
@@ -58,7 +61,9 @@ impl Route {
             Route::Staff => "#/staff",
             Route::Audit => "#/audit",
             Route::Customers | Route::CustomerDetail => "#/customers",
-            Route::Members | Route::MemberDetail | Route::Checkout => "#/members",
+            Route::Members | Route::MemberDetail | Route::Checkout | Route::ReceiptView => {
+                "#/members"
+            }
         }
     }
 
@@ -69,7 +74,9 @@ impl Route {
             Route::Staff => Key::NavStaff,
             Route::Audit => Key::NavAudit,
             Route::Customers | Route::CustomerDetail => Key::NavCustomers,
-            Route::Members | Route::MemberDetail | Route::Checkout => Key::NavMembers,
+            Route::Members | Route::MemberDetail | Route::Checkout | Route::ReceiptView => {
+                Key::NavMembers
+            }
         }
     }
 
@@ -81,7 +88,7 @@ impl Route {
             Route::Staff => Some("org.staff.read"),
             Route::Audit => Some("audit.read"),
             Route::Customers | Route::CustomerDetail => Some("customers.read"),
-            Route::Members | Route::MemberDetail => Some("membership.read"),
+            Route::Members | Route::MemberDetail | Route::ReceiptView => Some("membership.read"),
             Route::Checkout => Some("membership.checkout"),
         }
     }
@@ -97,8 +104,10 @@ pub fn detail_id(hash: &str) -> Option<String> {
     let path = hash.trim_start_matches('#');
     let path = path.split('?').next().unwrap_or_default().trim_matches('/');
     let (section, id) = path.split_once('/')?;
-    (["customers", "members", "checkout"].contains(&section) && !id.is_empty() && !id.contains('/'))
-        .then(|| id.to_string())
+    (["customers", "members", "checkout", "receipts"].contains(&section)
+        && !id.is_empty()
+        && !id.contains('/'))
+    .then(|| id.to_string())
 }
 
 pub fn member_hash(id: &str) -> String {
@@ -107,6 +116,10 @@ pub fn member_hash(id: &str) -> String {
 
 pub fn checkout_hash(card_id: &str) -> String {
     format!("#/checkout/{card_id}")
+}
+
+pub fn receipt_hash(checkout_id: &str) -> String {
+    format!("#/receipts/{checkout_id}")
 }
 
 /// The hash of one customer's page.
@@ -118,7 +131,7 @@ pub fn customer_hash(id: &str) -> String {
 pub fn nav_parent(route: Route) -> Route {
     match route {
         Route::CustomerDetail => Route::Customers,
-        Route::MemberDetail | Route::Checkout => Route::Members,
+        Route::MemberDetail | Route::Checkout | Route::ReceiptView => Route::Members,
         other => other,
     }
 }
@@ -175,6 +188,7 @@ mod tests {
         );
         assert_eq!(Route::from_hash(&member_hash("m1")), Route::MemberDetail);
         assert_eq!(Route::from_hash(&checkout_hash("c1")), Route::Checkout);
+        assert_eq!(Route::from_hash(&receipt_hash("r1")), Route::ReceiptView);
         assert_eq!(detail_id(&checkout_hash("c1")), Some("c1".into()));
         assert_eq!(Route::from_hash("#/other/x"), Route::NotFound);
     }

@@ -170,6 +170,41 @@ def run():
         shot(driver, "40-tablet-checkout")
     finally:
         driver.quit()
+    # A store manager voids the checkout from its receipt: a reason, a confirmation, then the
+    # receipt shows it voided and the money is back on the card.
+    driver = chromium()
+    try:
+        login(driver, BASE, "ht01.manager")
+        go(driver, BASE, "/members")
+        wait_for(driver, lambda: css(driver, "#member-search"), "the member search (manager)")
+        css(driver, "#member-search")[0].send_keys(CARD)
+        wait_for(driver, lambda: css(driver, "#member-results a.open-member"), "the member (manager)")
+        css(driver, "#member-results a.open-member")[0].click()
+        wait_for(driver, lambda: css(driver, "#checkout-history a.receipt-link"), "the checkout history")
+        before = money(card_row(driver).find_element(By.CSS_SELECTOR, ".card-balance").text)
+        driver.execute_script("arguments[0].click();", css(driver, "#checkout-history a.receipt-link")[0])
+        wait_for(driver, lambda: css(driver, "#void-checkout"), "the receipt with a void button")
+        paid = money(css(driver, "#receipt .totals dd strong")[0].text)
+        css(driver, "#void-checkout")[0].click()
+        css(driver, "#void-form button[type=submit]")[0].click()
+        wait_for(driver, lambda: css(driver, "#void-form .field-error"), "the reason is required")
+        set_input(css(driver, "#void-reason")[0], "顾客取消保养")
+        css(driver, "#void-form button[type=submit]")[0].click()
+        wait_for(driver, lambda: css(driver, ".modal [data-confirm=yes]"), "the void confirmation")
+        shot(driver, "42-void-confirm")
+        css(driver, ".modal [data-confirm=yes]")[0].click()
+        wait_for(driver, lambda: css(driver, "#voided"), "the receipt marked voided")
+        assert not css(driver, "#void-checkout"), "a voided checkout cannot be voided again"
+        shot(driver, "43-voided-receipt")
+        driver.back()
+        wait_for(driver, lambda: css(driver, "#cards-table tbody tr"), "the member page after the void")
+        # The stored-value part (all but the 100 in cash) is back on the card.
+        wait_for(driver, lambda: abs(money(card_row(driver).find_element(
+            By.CSS_SELECTOR, ".card-balance").text) - (before + paid - 100)) < 0.001,
+            "the stored value back on the card")
+        shot(driver, "44-member-after-void")
+    finally:
+        driver.quit()
     print("members flow passed")
 
 

@@ -5,7 +5,7 @@
 //! network error never pays twice; changing the basket or tenders starts a new attempt.
 
 use crate::api::{club, ApiError};
-use crate::components::common::{ErrorLine, Loading};
+use crate::components::common::{ConfirmDialog, ErrorLine, Field, Loading};
 use crate::forms::error_message;
 use crate::i18n::{code_name, t, Key, Lang};
 use crate::money::{fmt_fen, parse_fen, tier_info, yuan};
@@ -14,7 +14,7 @@ use crate::route::member_hash;
 use crate::session::{format_time, store_name, use_lang, use_store, Session};
 use dms_api_types::membership::{
     BasketLineDto, CardDto, Category, CheckoutRequest, CouponDto, CouponTemplateDto, MemberDto,
-    PricedBasketDto, QuoteRequest, ReceiptDto, TenderDto, TenderKind,
+    PricedBasketDto, QuoteRequest, ReasonRequest, ReceiptDto, TenderDto, TenderKind,
 };
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
@@ -238,7 +238,7 @@ pub fn checkout(props: &CheckoutProps) -> Html {
         .unwrap_or_default();
 
     if let Some(r) = &*receipt {
-        return html! { <Receipt receipt={r.clone()} session={props.session.clone()} member_id={c.member.id.clone()} /> };
+        return html! { <Receipt receipt={r.clone()} session={props.session.clone()} member_id={Some(c.member.id.clone())} /> };
     }
 
     // Any change to what is bought or how it is paid drops the quote and starts a new attempt.
@@ -762,11 +762,40 @@ fn priced_table(lang: Lang, q: &PricedBasketDto) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct ReceiptPageProps {
+    pub session: Session,
+    pub checkout_id: String,
+}
+
+/// A stored receipt (`#/receipts/<id>`): shown, printable, voidable with `membership.void`.
+#[function_component(ReceiptPage)]
+pub fn receipt_page(props: &ReceiptPageProps) -> Html {
+    let lang = use_lang();
+    let state = use_state(|| None::<Result<Rc<ReceiptDto>, ApiError>>);
+    {
+        let state = state.clone();
+        use_effect_with(props.checkout_id.clone(), move |id| {
+            let id = id.clone();
+            spawn_local(async move { state.set(Some(club::receipt(&id).await.map(Rc::new))) });
+        });
+    }
+    match &*state {
+        None => html! { <section class="page"><Loading /></section> },
+        Some(Err(e)) => {
+            html! { <section class="page"><ErrorLine text={error_message(e, lang)} /></section> }
+        }
+        Some(Ok(r)) => {
+            html! { <Receipt receipt={r.clone()} session={props.session.clone()} member_id={None::<String>} /> }
+        }
+    }
+}
+
 #[derive(Properties)]
 struct ReceiptProps {
     receipt: Rc<ReceiptDto>,
     session: Session,
-    member_id: String,
+    member_id: Option<String>,
 }
 
 impl PartialEq for ReceiptProps {
@@ -781,7 +810,102 @@ impl PartialEq for ReceiptProps {
 #[function_component(Receipt)]
 fn receipt_view(props: &ReceiptProps) -> Html {
     let lang = use_lang();
-    let r = &props.receipt;
+    let current = use_state(|| props.receipt.clone());
+    let r = &*current;
+    let can_void = props.session.can("membership.void") && !r.voided;
+    // Void: a reason, a confirmation, one key per attempt.
+    let voiding = use_state(|| false);
+    let reason = use_state(String::new);
+    let reason_error = use_state(|| None::<String>);
+    let confirm = use_state(|| false);
+    let void_key = use_state(|| None::<String>);
+    let busy = use_state(|| false);
+    let void_error = use_state(|| None::<String>);
+    let open_void = {
+        let voiding = voiding.clone();
+        Callback::from(move |_: MouseEvent| voiding.set(true))
+    };
+    let on_reason = {
+        let (reason, reason_error, void_key) =
+            (reason.clone(), reason_error.clone(), void_key.clone());
+        Callback::from(move |v: String| {
+            reason.set(v);
+            reason_error.set(None);
+            void_key.set(None);
+        })
+    };
+    let submit_void = {
+        let (reason, reason_error, confirm, void_key) = (
+            reason.clone(),
+            reason_error.clone(),
+            confirm.clone(),
+            void_key.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if reason.trim().is_empty() {
+                reason_error.set(Some(t(lang, Key::FieldRequired).to_string()));
+                return;
+            }
+            if void_key.is_none() {
+                void_key.set(Some(crate::api::new_idempotency_key()));
+            }
+            confirm.set(true);
+        })
+    };
+    let run_void = {
+        let (current, reason, confirm, void_key, busy, void_error, voiding) = (
+            current.clone(),
+            reason.clone(),
+            confirm.clone(),
+            void_key.clone(),
+            busy.clone(),
+            void_error.clone(),
+            voiding.clone(),
+        );
+        Callback::from(move |()| {
+            let Some(key) = (*void_key).clone() else {
+                return;
+            };
+            if *busy {
+                return;
+            }
+            busy.set(true);
+            let id = current.checkout_id.clone();
+            let body = ReasonRequest {
+                reason: reason.trim().to_string(),
+            };
+            let (current, confirm, busy, void_error, voiding, void_key) = (
+                current.clone(),
+                confirm.clone(),
+                busy.clone(),
+                void_error.clone(),
+                voiding.clone(),
+                void_key.clone(),
+            );
+            spawn_local(async move {
+                let result = club::void_checkout(&id, &body, &key).await;
+                busy.set(false);
+                match result {
+                    Ok(r) => {
+                        confirm.set(false);
+                        voiding.set(false);
+                        void_key.set(None);
+                        void_error.set(None);
+                        current.set(Rc::new(r));
+                    }
+                    Err(e) => void_error.set(Some(error_message(&e, lang))),
+                }
+            });
+        })
+    };
+    let cancel_void = {
+        let (confirm, void_error) = (confirm.clone(), void_error.clone());
+        Callback::from(move |()| {
+            confirm.set(false);
+            void_error.set(None);
+        })
+    };
     // The receipt starts at the top, whatever the basket's scroll was.
     use_effect_with((), |_| {
         if let Some(w) = web_sys::window() {
@@ -796,12 +920,37 @@ fn receipt_view(props: &ReceiptProps) -> Html {
     html! {
         <section class="page">
             <div class="page-head no-print">
-                <h1>{ t(lang, Key::CheckoutDone) }</h1>
+                <h1>
+                    { t(lang, if props.member_id.is_some() { Key::CheckoutDone } else { Key::Receipt }) }
+                    if r.voided {
+                        <span class="badge muted" id="voided">{ code_name(lang, "voided") }</span>
+                    }
+                </h1>
                 <div class="row-actions">
                     <button class="btn primary" id="print-receipt" onclick={print}>{ t(lang, Key::Print) }</button>
-                    <a class="btn" id="back-to-member" href={member_hash(&props.member_id)}>{ t(lang, Key::BackToMember) }</a>
+                    if can_void && !*voiding {
+                        <button class="btn danger-text" id="void-checkout" onclick={open_void}>{ t(lang, Key::VoidCheckout) }</button>
+                    }
+                    if let Some(member_id) = &props.member_id {
+                        <a class="btn" id="back-to-member" href={member_hash(member_id)}>{ t(lang, Key::BackToMember) }</a>
+                    }
                 </div>
             </div>
+            if *voiding && can_void {
+                <form class="card form-card no-print" id="void-form" onsubmit={submit_void}>
+                    <Field name="reason" id="void-reason" label={t(lang, Key::VoidReason)}
+                        value={(*reason).clone()} oninput={on_reason} error={(*reason_error).clone()} maxlength="200" />
+                    <div class="form-actions">
+                        <button type="submit" class="btn primary">{ t(lang, Key::Continue) }</button>
+                    </div>
+                </form>
+            }
+            if *confirm {
+                <ConfirmDialog title={t(lang, Key::VoidTitle)}
+                    body={t(lang, Key::VoidBody).replace("{amount}", &yuan(&r.basket.member_pays))}
+                    confirm_label={t(lang, Key::VoidCheckout)} on_confirm={run_void} on_cancel={cancel_void}
+                    busy={*busy} error={(*void_error).clone()} />
+            }
             <div class="receipt card" id="receipt">
                 <h2>{ store_name(&props.session.me.stores, &r.store_id).unwrap_or("") }</h2>
                 <p class="center">{ t(lang, Key::Receipt) }</p>

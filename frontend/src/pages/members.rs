@@ -8,11 +8,11 @@ use crate::components::common::{ConfirmDialog, Empty, ErrorLine, Field, Loading,
 use crate::forms::{error_message, errors_of, Failure};
 use crate::i18n::{code_name, t, Key, Lang};
 use crate::money::{bonus_rules, fmt_fen, parse_fen, tier_info, topup_bonus, yuan, BonusRule};
-use crate::route::{checkout_hash, customer_hash, member_hash};
+use crate::route::{checkout_hash, customer_hash, member_hash, receipt_hash};
 use crate::session::{format_time, use_lang, Session};
 use dms_api_types::membership::{
-    CardDto, CardTransactionDto, CouponDto, CouponTemplateDto, EntitlementDto, MemberDto,
-    PaymentMethod, PointsTransactionDto, TopUpDto, TopUpRequest,
+    CardDto, CardTransactionDto, CheckoutSummaryDto, CouponDto, CouponTemplateDto, EntitlementDto,
+    MemberDto, PaymentMethod, PointsTransactionDto, TopUpDto, TopUpRequest,
 };
 use dms_api_types::{CustomerDto, FieldError};
 use gloo_timers::callback::Timeout;
@@ -308,6 +308,7 @@ struct MemberData {
     entitlements: Vec<EntitlementDto>,
     card_txns: Vec<CardTransactionDto>,
     points_txns: Vec<PointsTransactionDto>,
+    checkouts: Vec<CheckoutSummaryDto>,
     programme: serde_json::Value,
 }
 
@@ -335,6 +336,13 @@ async fn load_member(id: String, can_customers: bool) -> Result<MemberData, ApiE
         .iter()
         .find(|c| c.status == "active")
         .or(cards.first());
+    let checkouts = match main_card {
+        Some(c) => club::checkouts_of(&c.id)
+            .await
+            .map(|p| p.items)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let card_txns = match main_card {
         Some(c) => club::card_transactions(&c.id)
             .await
@@ -359,6 +367,7 @@ async fn load_member(id: String, can_customers: bool) -> Result<MemberData, ApiE
         entitlements,
         card_txns,
         points_txns,
+        checkouts,
         programme,
     })
 }
@@ -861,6 +870,37 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                                 }) }
                             </tbody>
                         </table>
+                    }
+                </div>
+                <div class="card wide">
+                    <h2>{ t(lang, Key::CheckoutHistory) }</h2>
+                    if d.checkouts.is_empty() {
+                        <Empty text={t(lang, Key::NoData)} />
+                    } else {
+                        <div class="table-wrap">
+                        <table class="table compact" id="checkout-history">
+                            <thead><tr>
+                                <th>{ t(lang, Key::Time) }</th>
+                                <th class="num">{ t(lang, Key::Subtotal) }</th>
+                                <th class="num">{ t(lang, Key::TierDiscount) }</th>
+                                <th class="num">{ t(lang, Key::Total) }</th>
+                                <th>{ t(lang, Key::Status) }</th>
+                                <th></th>
+                            </tr></thead>
+                            <tbody>
+                                { for d.checkouts.iter().map(|x| html! {
+                                    <tr>
+                                        <td class="nowrap">{ format_time(&x.created_at) }</td>
+                                        <td class="num">{ yuan(&x.subtotal) }</td>
+                                        <td class="num">{ format!("−{}", yuan(&x.discount)) }</td>
+                                        <td class="num"><strong>{ yuan(&x.total) }</strong></td>
+                                        <td>{ code_name(lang, &x.status) }</td>
+                                        <td><a class="btn small receipt-link" href={receipt_hash(&x.id)}>{ t(lang, Key::ReceiptLink) }</a></td>
+                                    </tr>
+                                }) }
+                            </tbody>
+                        </table>
+                        </div>
                     }
                 </div>
                 <div class="card">
