@@ -20,4 +20,4 @@ DMS_SMS_OUTBOX_FILE="$work/outbox.jsonl" DMS_WEB_ROOT=frontend/dist RUST_LOG=war
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 wait_ready "$base" "$pid"
-"$VENV/bin/python" tests/browser/smoke.py "$base"
+"$VENV/bin/python" tests/browser/run_all.py "$base"
