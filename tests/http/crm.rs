@@ -225,10 +225,28 @@ fn duplicate_on_create_then_merge_moves_everything(s: &TestServer) {
         .unwrap()
         .contains(&old_id));
     assert!(!r.body.contains(ID_NUMBER), "the ID number is not echoed");
-    // The same primary phone: 409 too.
+    // Another customer's login phone: a plain conflict, naming the customer.
     let r = cs.post(
         "/api/v1/customers",
         &json!({"store_id": s.fixture.ht01, "name": "赵小磊", "phone": "13500003333"}),
+    );
+    r.problem(409, "conflict");
+    assert_eq!(r.invalid_fields(), ["phone"]);
+    assert!(r.json["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&old_id));
+    // ... which `allow_duplicate` does not override.
+    cs.post(
+        "/api/v1/customers",
+        &json!({"store_id": s.fixture.ht01, "name": "赵小磊", "phone": "13500003333", "allow_duplicate": true}),
+    )
+    .problem(409, "conflict");
+    // The same number as a further phone of a new record: a likely duplicate.
+    let r = cs.post(
+        "/api/v1/customers",
+        &json!({"store_id": s.fixture.ht01, "name": "赵小磊", "phone": "13500005555",
+                "other_phones": [{"phone": "13500003333", "label": "旧号"}]}),
     );
     r.problem(409, "duplicate_suspected");
     assert_eq!(r.invalid_fields(), ["phone"]);

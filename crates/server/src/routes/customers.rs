@@ -219,15 +219,44 @@ pub async fn create_customer(
     };
     let actor = staff.actor();
     let c = state
-        .db(move |c| {
-            Ok(dms_crm::create_customer(
-                c,
-                &actor,
-                &scope,
-                &new,
-                Utc::now(),
-            )?)
-        })
+        .db(
+            move |c| match dms_crm::create_customer(c, &actor, &scope, &new, Utc::now()) {
+                Ok(x) => Ok(x),
+                Err(dms_crm::CrmError::DuplicateSuspected { matches }) => Err(primary_phone_taken(
+                    c, &new.phone, &matches,
+                )?
+                .unwrap_or_else(|| dms_crm::CrmError::DuplicateSuspected { matches }.into())),
+                Err(e) => Err(e.into()),
+            },
+        )
         .await?;
     Ok(HttpResponse::Created().json(crm_customer_dto(c)))
+}
+
+/// The mobile number is another customer's login (their primary phone): a plain 409 `conflict`
+/// on `phone` naming that customer, which `allow_duplicate` cannot override. Other likely
+/// duplicates stay `duplicate_suspected`.
+fn primary_phone_taken(
+    c: &mut dms_db::DbConnection,
+    phone: &str,
+    matches: &[dms_crm::DuplicateMatch],
+) -> Result<Option<ApiError>, ApiError> {
+    let p = dms_crm::normalize_phone(phone);
+    for m in matches {
+        if m.matched_on != dms_crm::MatchKind::Phone {
+            continue;
+        }
+        let other = dms_crm::get_customer(c, &StoreScope::AllStores, &m.customer_id)?;
+        if other.phone == p {
+            return Ok(Some(ApiError::Conflict(crate::error::field_error(
+                "phone",
+                "conflict",
+                format!(
+                    "phone={} ({}): this number is another customer's login; add it as a further number or merge",
+                    m.customer_id, m.name
+                ),
+            ))));
+        }
+    }
+    Ok(None)
 }
