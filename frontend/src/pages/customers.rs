@@ -1,11 +1,13 @@
 //! 客户 Customers: the customers of the user's stores (narrowed by the store switcher), a new
 //! customer form (`customers.write`) and one customer's page.
 
+use crate::api::club;
 use crate::api::{self, ApiError};
 use crate::components::common::{Empty, ErrorLine, Field, LoadMore, Loading, Select};
 use crate::forms::{error_message, errors_of, validate_customer, Failure};
 use crate::i18n::{t, Key};
-use crate::route::{customer_hash, Route};
+use crate::money::yuan;
+use crate::route::{customer_hash, member_hash, Route};
 use crate::session::{format_time, store_name, use_lang, use_store, Session};
 use dms_api_types::{CreateCustomerRequest, CustomerDto};
 use wasm_bindgen_futures::spawn_local;
@@ -249,14 +251,44 @@ pub struct CustomerDetailProps {
 pub fn customer_detail(props: &CustomerDetailProps) -> Html {
     let lang = use_lang();
     let state = use_state(|| None::<Result<CustomerDto, ApiError>>);
+    let membership = use_state(|| None::<dms_api_types::membership::MembershipSummaryDto>);
+    let can_club = props.session.can("membership.read");
     {
-        let state = state.clone();
+        let (state, membership) = (state.clone(), membership.clone());
         use_effect_with(props.id.clone(), move |id| {
             state.set(None);
+            membership.set(None);
             let id = id.clone();
-            spawn_local(async move { state.set(Some(api::customer(&id).await)) });
+            spawn_local(async move {
+                state.set(Some(api::customer(&id).await));
+                if can_club {
+                    if let Ok(summary) = club::membership_of(&id).await {
+                        membership.set(Some(summary));
+                    }
+                }
+            });
         });
     }
+    let club_card = match &*membership {
+        Some(summary) => html! {
+            <div class="card" id="customer-membership">
+                <h2>{ t(lang, Key::Membership) }</h2>
+                if let Some(m) = &summary.member {
+                    <dl class="facts">
+                        <dt>{ t(lang, Key::Tier) }</dt><dd><span class={classes!("badge", "tier", m.tier_code.clone())}>{ &m.tier_code }</span></dd>
+                        <dt>{ t(lang, Key::RedeemablePoints) }</dt><dd>{ m.redeemable_points }</dd>
+                        { for summary.cards.iter().map(|c| html! {
+                            <><dt>{ &c.masked_card_no }</dt><dd>{ yuan(&c.balance) }</dd></>
+                        }) }
+                    </dl>
+                    <p><a class="btn primary" href={member_hash(&m.id)}>{ t(lang, Key::Open) }</a></p>
+                } else {
+                    <p class="muted">{ t(lang, Key::NotAMember) }</p>
+                }
+            </div>
+        },
+        None => html! {},
+    };
     let body = match &*state {
         None => html! { <Loading /> },
         Some(Err(e)) => html! { <ErrorLine text={error_message(e, lang)} /> },
@@ -281,6 +313,7 @@ pub fn customer_detail(props: &CustomerDetailProps) -> Html {
                 <a class="btn" href={Route::Customers.hash()}>{ t(lang, Key::BackToList) }</a>
             </div>
             { body }
+            { club_card }
         </section>
     }
 }
