@@ -323,6 +323,66 @@ fn duplicate_on_create_then_merge_moves_everything(s: &TestServer) {
     assert!(a.body.contains("customer.merge"), "{}", a.body);
 }
 
+/// The member club moves with a merge: only the merged-away customer a member → the member
+/// (and its card) moves; both members → 409 and nothing moves.
+fn merge_moves_the_membership_or_refuses_two(s: &TestServer) {
+    let m = s.login("ht01.manager");
+    let join = |customer: &str| {
+        let r = m.post(
+            "/api/v1/members",
+            &json!({"customer_id": customer, "store_id": s.fixture.ht01, "channel": "bring_own_car"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let member = r.json["id"].as_str().unwrap().to_string();
+        let card = m.post("/api/v1/cards", &json!({"member_id": member}));
+        assert_eq!(card.status, 201, "{}", card.body);
+        member
+    };
+    let a = customer(&m, &s.fixture.ht01, "郑强", "13100001111", json!({}));
+    let b = customer(&m, &s.fixture.ht01, "郑强", "13100002222", json!({}));
+    let c = customer(&m, &s.fixture.ht01, "郑强", "13100003333", json!({}));
+    let (a, b, c) = (
+        a["id"].as_str().unwrap(),
+        b["id"].as_str().unwrap(),
+        c["id"].as_str().unwrap(),
+    );
+    let member_b = join(b);
+    // a is no member, b is: b's membership moves to a.
+    let r = m.post(
+        &format!("/api/v1/customers/{a}/merge"),
+        &json!({"merged_id": b}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json["moved"]["membership.members"], 1);
+    let v = m.get(&format!("/api/v1/customers/{a}/360"));
+    assert_eq!(
+        v.json["sections"]["membership"]["member_id"],
+        member_b.as_str()
+    );
+    assert_eq!(
+        v.json["sections"]["membership"]["cards"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // c joins too: merging two members is refused, and nothing moved.
+    join(c);
+    let r = m.post(
+        &format!("/api/v1/customers/{a}/merge"),
+        &json!({"merged_id": c}),
+    );
+    r.problem(409, "conflict");
+    assert_eq!(r.invalid_fields(), ["merged_id"]);
+    assert_eq!(
+        m.get(&format!("/api/v1/customers/{c}")).json["status"],
+        "active"
+    );
+    assert!(
+        m.get(&format!("/api/v1/customers/{c}/360")).json["sections"]["membership"].is_object()
+    );
+}
+
 /// Leads: a consultant sees their own, the manager the store's; overdue follow-ups are the
 /// manager's list.
 fn leads_visibility_and_overdue(s: &TestServer) {
@@ -687,6 +747,7 @@ http_tests!(
     customer_service_day,
     care_job_twice_creates_nothing_twice,
     duplicate_on_create_then_merge_moves_everything,
+    merge_moves_the_membership_or_refuses_two,
     leads_visibility_and_overdue,
     complaint_lifecycle_with_escalation,
     survey_answers_give_satisfaction_figures,

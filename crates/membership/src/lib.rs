@@ -32,6 +32,7 @@ pub mod idempotency;
 mod ledger;
 pub mod lifecycle;
 pub mod members;
+pub mod merge;
 pub mod pin;
 pub mod points;
 pub mod schema;

@@ -180,10 +180,10 @@ impl DomainState {
     }
 }
 
-/// Other domains' customer links, moved by a merge. The member club's goes here once
-/// `dms_membership` provides one (see the README's CRM section).
+/// Other domains' customer links, moved by a merge: the member club's members (refusing the
+/// merge when both customers are members). Sales orders and work orders register here.
 fn other_links() -> Vec<Box<dyn CustomerLinks>> {
-    vec![]
+    vec![Box::new(dms_membership::merge::MemberLinks)]
 }
 
 /// Other domains' 360 blocks.

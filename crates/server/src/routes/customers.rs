@@ -73,7 +73,15 @@ pub async fn search(
     limit: u32,
 ) -> Result<CrmCustomerPage, ApiError> {
     let rows = state
-        .db(move |c| Ok(dms_crm::search_customers(c, &scope, &q, None, limit)?))
+        .db(move |c| {
+            Ok(dms_crm::search_customers(
+                c,
+                &scope,
+                &q,
+                Some(&dms_membership::merge::CardNumbers),
+                limit,
+            )?)
+        })
         .await?;
     Ok(CrmCustomerPage {
         items: rows.into_iter().map(crm_customer_dto).collect(),
