@@ -177,13 +177,16 @@ pub fn member_search(props: &SearchProps) -> Html {
             error.clone(),
             seq.clone(),
         );
-        use_effect_with((*query).clone(), move |q| {
-            let q = classify(q);
+        use_effect_with((*query).clone(), move |raw| {
+            let q = classify(raw);
             *seq.borrow_mut() += 1;
             let mine = *seq.borrow();
             let timer = if q == Query::None {
                 searching.set(false);
-                results.set(None);
+                // A query being retyped keeps the last results on screen; an empty box clears.
+                if raw.trim().is_empty() {
+                    results.set(None);
+                }
                 None
             } else {
                 Some(Timeout::new(DEBOUNCE_MS, move || {
