@@ -4,7 +4,7 @@
 use crate::api::{self, ApiError, AuditFilter};
 use crate::components::common::{Empty, ErrorLine, Field, LoadMore, Loading, Select};
 use crate::forms::error_message;
-use crate::i18n::{t, Key};
+use crate::i18n::{code_name, t, Key};
 use crate::session::{format_time, in_selected_store, store_name, use_lang, use_store, Session};
 use dms_api_types::AuditEntryDto;
 use wasm_bindgen_futures::spawn_local;
@@ -121,7 +121,7 @@ pub fn audit_log(props: &AuditProps) -> Html {
     };
 
     let mut entity_options = vec![(String::new(), t(lang, Key::AnyEntity).to_string())];
-    entity_options.extend(ENTITIES.iter().map(|e| (e.to_string(), e.to_string())));
+    entity_options.extend(ENTITIES.iter().map(|e| (e.to_string(), code_name(lang, e))));
 
     let stores = &props.session.me.stores;
     let rows: Vec<&AuditEntryDto> = list
@@ -157,7 +157,7 @@ pub fn audit_log(props: &AuditProps) -> Html {
                             </td>
                             <td>{ e.store_id.as_deref().and_then(|id| store_name(stores, id)).unwrap_or("—") }</td>
                             <td><code class="code plain">{ &e.action }</code></td>
-                            <td title={e.entity_id.clone()}>{ &e.entity }</td>
+                            <td title={e.entity_id.clone()} data-entity={e.entity.clone()}>{ code_name(lang, &e.entity) }</td>
                             <td class="detail">{ detail_text(&e.detail) }</td>
                         </tr>
                     }) }
