@@ -14,6 +14,7 @@ mod customers;
 mod dto;
 mod error;
 mod leads;
+mod seed;
 mod service;
 mod vehicles;
 
@@ -305,5 +306,5 @@ pub fn seed_demo(
     conn: &mut dms_db::DbConnection,
     demo: &crate::seed::DemoOrg,
 ) -> Result<String, String> {
-    service::seed_demo(conn, demo)
+    seed::seed_demo(conn, demo)
 }

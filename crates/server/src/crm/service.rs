@@ -869,9 +869,3 @@ impl dms_crm::Customer360Section for MembershipSection {
         })))
     }
 }
-
-// ---------------------------------------------------------------- demo data
-
-pub fn seed_demo(_conn: &mut DbConnection, _demo: &crate::seed::DemoOrg) -> Result<String, String> {
-    Ok(String::new())
-}
