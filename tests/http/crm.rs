@@ -608,6 +608,44 @@ fn survey_answers_give_satisfaction_figures(s: &TestServer) {
     assert_eq!(v.json["satisfaction"][0]["csat"], 5);
 }
 
+/// Messages: a service message is queued, a marketing one without consent is suppressed, a
+/// dedupe key queues once.
+fn messages_respect_consent_and_dedupe(s: &TestServer) {
+    let cs = s.login("ht01.cs");
+    let t = cs.get("/api/v1/messages/templates");
+    assert_eq!(t.status, 200, "{}", t.body);
+    assert!(t.body.contains("birthday"), "{}", t.body);
+    let send = |template: &str, purpose: &str, key: Option<&str>| {
+        cs.post(
+            "/api/v1/messages",
+            &json!({"store_id": s.fixture.ht01, "customer_id": s.fixture.customer_ht01,
+                    "template_code": template, "purpose": purpose, "dedupe_key": key,
+                    "vars": {"name": "王建国", "store": "测试一店", "offer": "保养八折"}}),
+        )
+    };
+    let r = send("birthday", "service", Some("birthday:2026"));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json["status"], "pending");
+    assert!(r.json["body"].as_str().unwrap().contains("王建国"));
+    let id = r.json["id"].as_str().unwrap().to_string();
+    let again = send("birthday", "service", Some("birthday:2026"));
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json["id"], id.as_str());
+    let r = send("promotion", "marketing", None);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json["status"], "suppressed");
+    assert_eq!(r.json["last_error"], "no_consent");
+    assert_eq!(
+        cs.get(&format!("/api/v1/messages/{id}")).json["status"],
+        "pending"
+    );
+    s.login("ht02.cs")
+        .get(&format!("/api/v1/messages/{id}"))
+        .problem(404, "not_found");
+    let r = send("no_such_template", "service", None);
+    assert_eq!(r.invalid_fields(), ["template_code"]);
+}
+
 /// Other stores' customers read as 404; roles without the permission get 403.
 fn store_scoping_and_permissions(s: &TestServer) {
     let cs2 = s.login("ht02.cs");
@@ -752,5 +790,6 @@ http_tests!(
     complaint_lifecycle_with_escalation,
     survey_answers_give_satisfaction_figures,
     store_scoping_and_permissions,
+    messages_respect_consent_and_dedupe,
     bad_input_names_the_field,
 );

@@ -987,3 +987,66 @@ pub struct CareRunDto {
     pub opted_out: u32,
     pub at: DateTime<Utc>,
 }
+
+// ---------------------------------------------------------------- messages
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageTemplateDto {
+    pub code: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    pub subject: String,
+    /// Chinese text with `{{name}}`-style placeholders.
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMessageRequest {
+    pub store_id: String,
+    pub customer_id: String,
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub template_code: String,
+    /// `service` (sent unless the customer said no on the channel) or `marketing` (only with
+    /// a recorded consent).
+    #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
+    pub purpose: String,
+    /// Values of the template's placeholders (`name`, `store`, `plate`... as the template needs).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Queue at most once per key (e.g. `insurance_renewal:<vehicle>:<date>`).
+    #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub dedupe_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageDto {
+    pub id: String,
+    pub store_id: String,
+    pub customer_id: Option<String>,
+    pub channel: String,
+    pub purpose: String,
+    pub template_code: String,
+    pub subject: String,
+    pub body: String,
+    /// `pending`, `sent`, `delivered`, `failed` or `suppressed`.
+    pub status: String,
+    pub attempts: i32,
+    /// Why it failed or was suppressed (`no_consent`, `opted_out`, `no_address`, the provider's answer).
+    pub last_error: Option<String>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageStatsDto {
+    pub queued: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub suppressed: i64,
+}

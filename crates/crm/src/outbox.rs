@@ -121,6 +121,11 @@ impl TemplateSet {
     pub fn get(&self, code: &str) -> Option<&MessageTemplate> {
         self.templates.get(code)
     }
+
+    /// Every template, by code.
+    pub fn iter(&self) -> impl Iterator<Item = &MessageTemplate> {
+        self.templates.values()
+    }
 }
 
 /// Replaces `{{var}}` with its value. A placeholder without a value is an error rather than

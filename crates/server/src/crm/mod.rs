@@ -14,6 +14,7 @@ mod customers;
 mod dto;
 mod error;
 mod leads;
+mod messages;
 mod seed;
 mod service;
 mod vehicles;
@@ -164,6 +165,8 @@ pub struct DomainState {
     pub merge: MergeRegistry,
     /// The 360 view's blocks from other domains (the member club's `membership`).
     pub sections: Vec<Section>,
+    /// The message templates (the stock Chinese texts).
+    pub templates: dms_crm::TemplateSet,
 }
 
 impl DomainState {
@@ -177,6 +180,7 @@ impl DomainState {
             cadence: settings.cadence(),
             merge,
             sections: other_sections(),
+            templates: dms_crm::TemplateSet::standard(),
         })
     }
 }
@@ -197,6 +201,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     vehicles::configure(cfg);
     leads::configure(cfg);
     service::configure(cfg);
+    messages::configure(cfg);
 }
 
 /// 06:00 local (UTC+8) of `day`, as the care engine's clock.
