@@ -646,6 +646,77 @@ fn messages_respect_consent_and_dedupe(s: &TestServer) {
     assert_eq!(r.invalid_fields(), ["template_code"]);
 }
 
+/// The owners' app: a customer token reads its own 360 and answers its own survey; anyone
+/// else's reads as 404.
+fn owner_token_reads_own_360_and_answers_own_survey(s: &TestServer) {
+    let admin = s.login("admin");
+    let r = admin.post(
+        "/api/v1/questionnaires",
+        &json!({"code": "DLV", "title": "交车满意度", "occasion": "delivery", "questions": [
+            {"code": "csat", "text": "您对交车过程满意吗？", "kind": "csat", "required": true}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut surveys = vec![];
+    for (store, customer) in [
+        (&s.fixture.ht01, &s.fixture.customer_ht01),
+        (&s.fixture.ht02, &s.fixture.customer_ht02),
+    ] {
+        let r = admin.post(
+            "/api/v1/surveys",
+            &json!({"store_id": store, "questionnaire_code": "DLV", "customer_id": customer}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        surveys.push(r.json["id"].as_str().unwrap().to_string());
+    }
+    let phone = "13801012345";
+    let c = s.client();
+    assert_eq!(
+        c.post("/api/v1/auth/customer/code", &json!({ "phone": phone }))
+            .status,
+        202
+    );
+    let text = std::fs::read_to_string(&s.outbox).unwrap();
+    let line = text
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|m| m["to"] == phone)
+        .unwrap();
+    let code: String = line["text"]
+        .as_str()
+        .unwrap()
+        .split("验证码是")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let t = c.post(
+        "/api/v1/auth/customer/login",
+        &json!({"phone": phone, "code": code}),
+    );
+    assert_eq!(t.status, 200, "{}", t.body);
+    let me = c.with_token(t.json["access_token"].as_str().unwrap());
+    let own = me.get(&format!(
+        "/api/v1/customers/{}/360",
+        s.fixture.customer_ht01
+    ));
+    assert_eq!(own.status, 200, "{}", own.body);
+    me.get(&format!(
+        "/api/v1/customers/{}/360",
+        s.fixture.customer_ht02
+    ))
+    .problem(404, "not_found");
+    let answer = json!({"answers": [{"question_code": "csat", "score": 5}]});
+    me.post(&format!("/api/v1/surveys/{}/answers", surveys[1]), &answer)
+        .problem(404, "not_found");
+    let r = me.post(&format!("/api/v1/surveys/{}/answers", surveys[0]), &answer);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json["csat"], 5);
+    // Staff-only endpoints stay closed to the owner.
+    me.get("/api/v1/tasks").problem(403, "forbidden");
+}
+
 /// Other stores' customers read as 404; roles without the permission get 403.
 fn store_scoping_and_permissions(s: &TestServer) {
     let cs2 = s.login("ht02.cs");
@@ -791,5 +862,6 @@ http_tests!(
     survey_answers_give_satisfaction_figures,
     store_scoping_and_permissions,
     messages_respect_consent_and_dedupe,
+    owner_token_reads_own_360_and_answers_own_survey,
     bad_input_names_the_field,
 );
