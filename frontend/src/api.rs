@@ -613,6 +613,18 @@ pub mod club {
         .await
     }
 
+    pub async fn join(
+        body: &dms_api_types::membership::JoinMemberRequest,
+    ) -> Result<MemberDto, ApiError> {
+        send_json(Method::POST, "/members", body).await
+    }
+
+    pub async fn issue_card(
+        body: &dms_api_types::membership::IssueCardRequest,
+    ) -> Result<CardDto, ApiError> {
+        send_json(Method::POST, "/cards", body).await
+    }
+
     pub async fn checkouts_of(card_id: &str) -> Result<CheckoutPage, ApiError> {
         get_json(&with_query(
             "/checkouts",

@@ -140,6 +140,14 @@ def run():
         wait_for(driver, lambda: css(driver, "#customer-detail"), "the new customer's page")
         assert "测试客户" in body(driver) and "13912345678" in body(driver)
         shot(driver, "20-customer-detail")
+        # The new customer joins the club and gets a card (asked first), landing on the member.
+        wait_for(driver, lambda: css(driver, "#join"), "the join form")
+        css(driver, "#join")[0].click()
+        wait_for(driver, lambda: css(driver, ".modal [data-confirm=yes]"), "the join question")
+        css(driver, ".modal [data-confirm=yes]")[0].click()
+        wait_for(driver, lambda: css(driver, "#cards-table tbody tr"), "the new member's page")
+        assert "测试客户" in body(driver) and "¥0.00" in body(driver)
+        shot(driver, "20b-new-member")
 
         # --- group admin: the store switcher, persisted and applied ---
         login(driver, BASE, "admin")

@@ -3,12 +3,17 @@
 
 use crate::api::club;
 use crate::api::{self, ApiError};
-use crate::components::common::{Empty, ErrorLine, Field, LoadMore, Loading, Select};
+use crate::components::common::{
+    ConfirmDialog, Empty, ErrorLine, Field, LoadMore, Loading, Select,
+};
 use crate::forms::{error_message, errors_of, validate_customer, Failure};
+use crate::i18n::code_name;
 use crate::i18n::{t, Key};
 use crate::money::yuan;
+use crate::money::{fmt_fen, parse_fen};
 use crate::route::{customer_hash, member_hash, Route};
 use crate::session::{format_time, store_name, use_lang, use_store, Session};
+use dms_api_types::membership::{IssueCardRequest, JoinChannel, JoinMemberRequest};
 use dms_api_types::{CreateCustomerRequest, CustomerDto};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
@@ -253,6 +258,13 @@ pub fn customer_detail(props: &CustomerDetailProps) -> Html {
     let state = use_state(|| None::<Result<CustomerDto, ApiError>>);
     let membership = use_state(|| None::<dms_api_types::membership::MembershipSummaryDto>);
     let can_club = props.session.can("membership.read");
+    let can_cards = props.session.can("membership.cards");
+    let channel = use_state(|| "purchase".to_string());
+    let fee = use_state(String::new);
+    let fee_error = use_state(|| None::<String>);
+    let asking = use_state(|| false);
+    let busy = use_state(|| false);
+    let join_error = use_state(|| None::<String>);
     {
         let (state, membership) = (state.clone(), membership.clone());
         use_effect_with(props.id.clone(), move |id| {
@@ -269,6 +281,115 @@ pub fn customer_detail(props: &CustomerDetailProps) -> Html {
             });
         });
     }
+    let customer_name = match &*state {
+        Some(Ok(c)) => c.name.clone(),
+        _ => String::new(),
+    };
+    let ask_join = {
+        let (asking, fee, fee_error) = (asking.clone(), fee.clone(), fee_error.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if !fee.trim().is_empty() && parse_fen(&fee).is_none() {
+                fee_error.set(Some(t(lang, Key::AmountInvalid).to_string()));
+                return;
+            }
+            fee_error.set(None);
+            asking.set(true);
+        })
+    };
+    let do_join = {
+        let (channel, fee, asking, busy, join_error) = (
+            channel.clone(),
+            fee.clone(),
+            asking.clone(),
+            busy.clone(),
+            join_error.clone(),
+        );
+        let customer = match &*state {
+            Some(Ok(c)) => Some(c.clone()),
+            _ => None,
+        };
+        Callback::from(move |()| {
+            let Some(c) = customer.clone() else { return };
+            if *busy {
+                return;
+            }
+            let body = JoinMemberRequest {
+                customer_id: c.id.clone(),
+                store_id: c.store_id.clone(),
+                channel: match channel.as_str() {
+                    "bring_own_car" => JoinChannel::BringOwnCar,
+                    "spend" => JoinChannel::Spend,
+                    "driving_school" => JoinChannel::DrivingSchool,
+                    "fee" => JoinChannel::Fee,
+                    _ => JoinChannel::Purchase,
+                },
+                tier_code: None,
+                fee_paid: parse_fen(&fee).map(fmt_fen),
+                past_spend: None,
+            };
+            busy.set(true);
+            let (asking, busy, join_error) = (asking.clone(), busy.clone(), join_error.clone());
+            spawn_local(async move {
+                let result = async {
+                    let member = club::join(&body).await?;
+                    club::issue_card(&IssueCardRequest {
+                        member_id: member.id.clone(),
+                        card_no: None,
+                        chip_uid: None,
+                        expires_at: None,
+                    })
+                    .await?;
+                    Ok::<_, ApiError>(member)
+                }
+                .await;
+                busy.set(false);
+                match result {
+                    Ok(member) => {
+                        asking.set(false);
+                        go(&member_hash(&member.id));
+                    }
+                    Err(e) => join_error.set(Some(error_message(&e, lang))),
+                }
+            });
+        })
+    };
+    let join_dialog = if *asking {
+        let on_cancel = {
+            let (asking, join_error) = (asking.clone(), join_error.clone());
+            Callback::from(move |()| {
+                asking.set(false);
+                join_error.set(None);
+            })
+        };
+        html! {
+            <ConfirmDialog title={t(lang, Key::JoinTitle)}
+                body={t(lang, Key::JoinBody).replace("{name}", &customer_name)}
+                confirm_label={t(lang, Key::JoinAndIssue)} on_confirm={do_join} {on_cancel}
+                busy={*busy} danger={false} error={(*join_error).clone()} />
+        }
+    } else {
+        html! {}
+    };
+    let channels: Vec<(String, String)> = [
+        "purchase",
+        "bring_own_car",
+        "spend",
+        "driving_school",
+        "fee",
+    ]
+    .iter()
+    .map(|c| (c.to_string(), code_name(lang, c)))
+    .collect();
+    let on_channel = {
+        let channel = channel.clone();
+        Callback::from(move |v: String| channel.set(v))
+    };
+    let on_fee = {
+        let fee = fee.clone();
+        Callback::from(move |v: String| fee.set(v))
+    };
+
     let club_card = match &*membership {
         Some(summary) => html! {
             <div class="card" id="customer-membership">
@@ -284,6 +405,18 @@ pub fn customer_detail(props: &CustomerDetailProps) -> Html {
                     <p><a class="btn primary" href={member_hash(&m.id)}>{ t(lang, Key::Open) }</a></p>
                 } else {
                     <p class="muted">{ t(lang, Key::NotAMember) }</p>
+                    if can_cards {
+                        <form id="join-form" onsubmit={ask_join}>
+                            <div class="form-grid">
+                                <Select name="channel" id="join-channel" label={t(lang, Key::JoinChannel)}
+                                    value={(*channel).clone()} options={channels} onchange={on_channel} />
+                                <Field name="fee_paid" id="join-fee" label={t(lang, Key::FeePaid)}
+                                    value={(*fee).clone()} oninput={on_fee} error={(*fee_error).clone()}
+                                    inputmode="decimal" maxlength="15" />
+                            </div>
+                            <button type="submit" class="btn primary" id="join">{ t(lang, Key::JoinAndIssue) }</button>
+                        </form>
+                    }
                 }
             </div>
         },
@@ -314,6 +447,7 @@ pub fn customer_detail(props: &CustomerDetailProps) -> Html {
             </div>
             { body }
             { club_card }
+            { join_dialog }
         </section>
     }
 }
