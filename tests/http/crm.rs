@@ -431,6 +431,24 @@ fn leads_visibility_and_overdue(s: &TestServer) {
         &json!({"channel": "phone", "note": "约周六试驾", "new_grade": "H"}),
     );
     assert_eq!(r.json["grade"], "H", "{}", r.body);
+    let g = sales.get(&format!("/api/v1/leads/{pool_id}/grades"));
+    let grades: Vec<&str> = g
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["to_grade"].as_str().unwrap())
+        .collect();
+    assert_eq!(grades, ["A", "H"], "{}", g.body);
+    assert_eq!(
+        sales
+            .get(&format!("/api/v1/leads/{pool_id}/contacts"))
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let r = sales.post(
         &format!("/api/v1/leads/{pool_id}/lost"),
         &json!({"reason": ""}),

@@ -243,6 +243,14 @@ pub struct UpdateCustomerRequest {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
     pub birthday: Option<Option<NaiveDate>>,
+    /// A company's contact person.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub contact_person: Option<Option<String>>,
+    /// A company's tax id (统一社会信用代码).
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub tax_id: Option<Option<String>>,
     #[validate(length(max = 2000))]
     #[schema(max_length = 2000)]
     pub notes: Option<String>,
@@ -607,6 +615,15 @@ pub struct LeadContactDto {
     pub channel: String,
     pub note: String,
     pub contacted_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LeadGradeChangeDto {
+    pub from_grade: Option<String>,
+    pub to_grade: String,
+    pub reason: String,
+    pub staff_id: Option<String>,
+    pub changed_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]

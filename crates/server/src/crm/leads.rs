@@ -17,6 +17,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(assign_lead)
         .service(log_contact)
         .service(lead_contacts)
+        .service(lead_grades)
         .service(mark_lost)
         .service(convert_lead);
 }
@@ -297,6 +298,43 @@ pub async fn lead_contacts(
                 channel: x.channel,
                 note: x.note,
                 contacted_at: x.contacted_at,
+            })
+            .collect(),
+    ))
+}
+
+/// The lead's grade changes.
+#[utoipa::path(
+    tag = "leads",
+    description = "Every intent grade the lead had, oldest first, with who changed it and why.\n\n**Permission:** `crm.leads` (a consultant: own leads).",
+    params(("id" = String, Path, description = "Lead id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<LeadGradeChangeDto>),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lead among the caller's", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/leads/{id}/grades")]
+pub async fn lead_grades(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<LeadGradeChangeDto>>, ApiError> {
+    let access = lead_access(&staff)?;
+    let id = path_id(&id, "lead")?;
+    let rows = state
+        .db(move |c| Ok(dms_crm::lead_grade_history(c, &access, &id)?))
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|g| LeadGradeChangeDto {
+                from_grade: g.from_grade,
+                to_grade: g.to_grade,
+                reason: g.reason,
+                staff_id: g.staff_id,
+                changed_at: g.changed_at,
             })
             .collect(),
     ))
