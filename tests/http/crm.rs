@@ -735,6 +735,37 @@ fn owner_token_reads_own_360_and_answers_own_survey(s: &TestServer) {
     me.get("/api/v1/tasks").problem(403, "forbidden");
 }
 
+/// Segments: a saved filter selects customers and makes one task each, once.
+fn segment_selects_and_makes_tasks_once(s: &TestServer) {
+    let cs = s.login("ht01.cs");
+    let r = cs.put(
+        &format!("/api/v1/customers/{}/tags", s.fixture.customer_ht01),
+        &json!({"tags": ["VIP"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seg = cs.post(
+        "/api/v1/segments",
+        &json!({"store_id": s.fixture.ht01, "name": "VIP 客户", "filter": {"tags": ["VIP"]}}),
+    );
+    assert_eq!(seg.status, 201, "{}", seg.body);
+    let id = seg.json["id"].as_str().unwrap();
+    let m = cs.get(&format!("/api/v1/segments/{id}/customers"));
+    assert_eq!(
+        m.json["customer_ids"],
+        json!([s.fixture.customer_ht01]),
+        "{}",
+        m.body
+    );
+    let body = json!({"store_id": s.fixture.ht01, "title": "VIP 年终回访", "due_on": "2026-12-20"});
+    let t = cs.post(&format!("/api/v1/segments/{id}/tasks"), &body);
+    assert_eq!(t.json["created"], 1, "{}", t.body);
+    let t = cs.post(&format!("/api/v1/segments/{id}/tasks"), &body);
+    assert_eq!(t.json["created"], 0, "{}", t.body);
+    s.login("ht02.cs")
+        .get(&format!("/api/v1/segments/{id}"))
+        .problem(404, "not_found");
+}
+
 /// Other stores' customers read as 404; roles without the permission get 403.
 fn store_scoping_and_permissions(s: &TestServer) {
     let cs2 = s.login("ht02.cs");
@@ -880,6 +911,7 @@ http_tests!(
     survey_answers_give_satisfaction_figures,
     store_scoping_and_permissions,
     messages_respect_consent_and_dedupe,
+    segment_selects_and_makes_tasks_once,
     owner_token_reads_own_360_and_answers_own_survey,
     bad_input_names_the_field,
 );

@@ -1067,3 +1067,76 @@ pub struct MessageStatsDto {
     pub failed: i64,
     pub suppressed: i64,
 }
+
+// ---------------------------------------------------------------- segments
+
+/// A saved filter; every given criterion must hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentFilterDto {
+    /// "Lost" customers: a car older than N days and no workshop visit in the last N days.
+    pub lost_after_days: Option<u32>,
+    /// Vehicle age in whole years since delivery (inclusive).
+    pub vehicle_age_years_min: Option<u32>,
+    pub vehicle_age_years_max: Option<u32>,
+    /// Latest odometer reading (inclusive).
+    pub mileage_km_min: Option<i64>,
+    pub mileage_km_max: Option<i64>,
+    /// Insurance expiring within N days.
+    pub insurance_expiring_within_days: Option<u32>,
+    /// Every one of these tags.
+    #[serde(default)]
+    #[validate(length(max = 20))]
+    pub tags: Vec<String>,
+    /// Any of these member tiers (`standard`, `silver`, `gold`, `diamond`).
+    #[serde(default)]
+    #[validate(length(max = 10))]
+    pub tiers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSegmentRequest {
+    /// The store it belongs to; absent for a group-wide segment (group roles only).
+    pub store_id: Option<String>,
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    #[validate(nested)]
+    pub filter: SegmentFilterDto,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SegmentDto {
+    pub id: String,
+    pub store_id: Option<String>,
+    pub name: String,
+    pub filter: SegmentFilterDto,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SegmentMembersDto {
+    /// The customers matching today, among the caller's stores.
+    pub customer_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentTasksRequest {
+    pub store_id: String,
+    #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    pub due_on: NaiveDate,
+    /// Staff the tasks are spread over; empty = unassigned.
+    #[serde(default)]
+    #[validate(length(max = 50))]
+    pub assignees: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SegmentTasksDto {
+    /// Tasks created (a customer with an open task of this segment and day gets none twice).
+    pub created: u32,
+}

@@ -1,6 +1,7 @@
 //! The member club's side of the CRM: a customer merge takes the membership along
 //! ([`MemberLinks`], a `dms_crm::CustomerLinks` for `MergeRegistry::register`), and the CRM's
-//! search finds customers by member card number ([`CardNumbers`], a `dms_crm::CardLookup`).
+//! search finds customers by member card number ([`CardNumbers`], a `dms_crm::CardLookup`), and
+//! segments select by tier ([`Tiers`], a `dms_crm::TierLookup`).
 //!
 //! `mem_members.customer_id` is unique: when only the merged-away customer is a member, the
 //! member (with its cards, ledgers and coupons, which hang off the member) moves to the
@@ -67,6 +68,23 @@ impl dms_crm::CardLookup for CardNumbers {
         }
         Ok(mem_members::table
             .filter(mem_members::id.eq_any(members))
+            .select(mem_members::customer_id)
+            .load(conn)?)
+    }
+}
+
+/// Customers whose active membership is in one of the tiers, for the CRM's segments.
+pub struct Tiers;
+
+impl dms_crm::TierLookup for Tiers {
+    fn customers_in_tiers(
+        &self,
+        conn: &mut DbConnection,
+        tiers: &[String],
+    ) -> dms_crm::Result<Vec<String>> {
+        Ok(mem_members::table
+            .filter(mem_members::tier_code.eq_any(tiers))
+            .filter(mem_members::status.eq("active"))
             .select(mem_members::customer_id)
             .load(conn)?)
     }

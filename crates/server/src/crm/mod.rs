@@ -16,6 +16,7 @@ mod error;
 mod leads;
 mod messages;
 mod seed;
+mod segments;
 mod service;
 mod vehicles;
 
@@ -202,6 +203,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     leads::configure(cfg);
     service::configure(cfg);
     messages::configure(cfg);
+    segments::configure(cfg);
 }
 
 /// 06:00 local (UTC+8) of `day`, as the care engine's clock.
