@@ -625,6 +625,18 @@ pub mod club {
         send_json(Method::POST, "/cards", body).await
     }
 
+    pub async fn set_pin(
+        card_id: &str,
+        body: &dms_api_types::membership::SetPinRequest,
+    ) -> Result<(), ApiError> {
+        send_no_content(
+            Method::PUT,
+            &format!("/cards/{}/pin", id(card_id)),
+            Some(to_json(body)?),
+        )
+        .await
+    }
+
     pub async fn checkouts_of(card_id: &str) -> Result<CheckoutPage, ApiError> {
         get_json(&with_query(
             "/checkouts",

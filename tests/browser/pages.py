@@ -148,6 +148,26 @@ def run():
         wait_for(driver, lambda: css(driver, "#cards-table tbody tr"), "the new member's page")
         assert "测试客户" in body(driver) and "¥0.00" in body(driver)
         shot(driver, "20b-new-member")
+        # The customer sets a PIN at the desk: checked before sending, never shown.
+        css(driver, "#cards-table .set-pin")[0].click()
+        wait_for(driver, lambda: css(driver, "#pin-form"), "the PIN form")
+        assert all(i.get_attribute("type") == "password" for i in css(driver, "#pin-form input"))
+        set_input(css(driver, "#pin-new")[0], "246810")
+        set_input(css(driver, "#pin-again")[0], "246811")
+        css(driver, "#pin-form button[type=submit]")[0].click()
+        wait_for(driver, lambda: "两次输入不一致" in css(driver, "#pin-form")[0].text, "the mismatch")
+        set_input(css(driver, "#pin-again")[0], "246810")
+        css(driver, "#pin-form button[type=submit]")[0].click()
+        wait_for(driver, lambda: css(driver, "#pin-saved"), "the PIN saved")
+        assert "246810" not in driver.page_source, "the PIN is not left in the page"
+        # Changing it with a wrong current PIN is refused by the server, shown in the form.
+        css(driver, "#cards-table .set-pin")[0].click()
+        set_input(css(driver, "#pin-old")[0], "000000")
+        set_input(css(driver, "#pin-new")[0], "135790")
+        set_input(css(driver, "#pin-again")[0], "135790")
+        css(driver, "#pin-form button[type=submit]")[0].click()
+        wait_for(driver, lambda: "卡密码错误" in css(driver, "#pin-form")[0].text, "the wrong current PIN refused")
+        shot(driver, "20c-pin-refused")
 
         # --- group admin: the store switcher, persisted and applied ---
         login(driver, BASE, "admin")

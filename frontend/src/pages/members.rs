@@ -12,7 +12,7 @@ use crate::route::{checkout_hash, customer_hash, member_hash, receipt_hash};
 use crate::session::{format_time, use_lang, Session};
 use dms_api_types::membership::{
     CardDto, CardTransactionDto, CheckoutSummaryDto, CouponDto, CouponTemplateDto, EntitlementDto,
-    MemberDto, PaymentMethod, PointsTransactionDto, TopUpDto, TopUpRequest,
+    MemberDto, PaymentMethod, PointsTransactionDto, SetPinRequest, TopUpDto, TopUpRequest,
 };
 use dms_api_types::{CustomerDto, FieldError};
 use gloo_timers::callback::Timeout;
@@ -435,6 +435,13 @@ pub fn member_page(props: &MemberPageProps) -> Html {
     let card_busy = use_state(|| false);
     let card_error = use_state(|| None::<String>);
     let card_notice = use_state(|| false);
+    // PIN at the desk: typed by the customer, never shown, dropped after sending.
+    let pin_card = use_state(|| None::<CardDto>);
+    let pins = use_state(|| (String::new(), String::new(), String::new()));
+    let pin_errors = use_state(|| (None::<String>, None::<String>, None::<String>));
+    let pin_general = use_state(|| None::<String>);
+    let pin_busy = use_state(|| false);
+    let pin_saved = use_state(|| false);
 
     {
         let data = data.clone();
@@ -718,6 +725,113 @@ pub fn member_page(props: &MemberPageProps) -> Html {
         }
     };
 
+    let pin_panel = match &*pin_card {
+        None => html! {},
+        Some(card) => {
+            let set = |which: u8| {
+                let (pins, pin_errors) = (pins.clone(), pin_errors.clone());
+                Callback::from(move |v: String| {
+                    let mut p = (*pins).clone();
+                    match which {
+                        0 => p.0 = v,
+                        1 => p.1 = v,
+                        _ => p.2 = v,
+                    }
+                    pins.set(p);
+                    pin_errors.set((None, None, None));
+                })
+            };
+            let close = {
+                let (pin_card, pins, pin_general) =
+                    (pin_card.clone(), pins.clone(), pin_general.clone());
+                Callback::from(move |_: MouseEvent| {
+                    pins.set((String::new(), String::new(), String::new()));
+                    pin_general.set(None);
+                    pin_card.set(None);
+                })
+            };
+            let submit = {
+                let (pin_card, pins, pin_errors, pin_general, pin_busy, pin_saved, card_id) = (
+                    pin_card.clone(),
+                    pins.clone(),
+                    pin_errors.clone(),
+                    pin_general.clone(),
+                    pin_busy.clone(),
+                    pin_saved.clone(),
+                    card.id.clone(),
+                );
+                Callback::from(move |e: SubmitEvent| {
+                    e.prevent_default();
+                    if *pin_busy {
+                        return;
+                    }
+                    let (old, new, again) = (*pins).clone();
+                    let bad = |p: &str| !is_pin(p);
+                    let errs = (
+                        (!old.is_empty() && bad(&old)).then(|| t(lang, Key::PinFormat).to_string()),
+                        bad(&new).then(|| t(lang, Key::PinFormat).to_string()),
+                        (!bad(&new) && new != again).then(|| t(lang, Key::PinMismatch).to_string()),
+                    );
+                    if errs.0.is_some() || errs.1.is_some() || errs.2.is_some() {
+                        pin_errors.set(errs);
+                        return;
+                    }
+                    pin_busy.set(true);
+                    let body = SetPinRequest {
+                        pin: new,
+                        old_pin: (!old.is_empty()).then_some(old),
+                    };
+                    let (pin_card, pins, pin_general, pin_busy, pin_saved, card_id) = (
+                        pin_card.clone(),
+                        pins.clone(),
+                        pin_general.clone(),
+                        pin_busy.clone(),
+                        pin_saved.clone(),
+                        card_id.clone(),
+                    );
+                    spawn_local(async move {
+                        let result = club::set_pin(&card_id, &body).await;
+                        pin_busy.set(false);
+                        // The PINs leave the page whatever the answer.
+                        pins.set((String::new(), String::new(), String::new()));
+                        match result {
+                            Ok(()) => {
+                                pin_general.set(None);
+                                pin_card.set(None);
+                                pin_saved.set(true);
+                            }
+                            Err(e) => pin_general.set(Some(error_message(&e, lang))),
+                        }
+                    });
+                })
+            };
+            html! {
+                <form class="card form-card" id="pin-form" onsubmit={submit} autocomplete="off">
+                    <h2>{ t(lang, Key::SetPin) }{ " · " }{ &card.masked_card_no }</h2>
+                    <p class="muted">{ t(lang, Key::PinHint) }</p>
+                    if let Some(g) = &*pin_general {
+                        <p class="alert error" role="alert">{ g }</p>
+                    }
+                    <div class="form-grid">
+                        <Field name="old_pin" id="pin-old" label={t(lang, Key::OldPin)} kind="password"
+                            value={pins.0.clone()} oninput={set(0)} error={pin_errors.0.clone()}
+                            inputmode="numeric" maxlength="6" autocomplete="off" />
+                        <Field name="pin" id="pin-new" label={t(lang, Key::NewPin)} kind="password"
+                            value={pins.1.clone()} oninput={set(1)} error={pin_errors.1.clone()}
+                            inputmode="numeric" maxlength="6" autocomplete="off" />
+                        <Field name="pin_again" id="pin-again" label={t(lang, Key::RepeatPin)} kind="password"
+                            value={pins.2.clone()} oninput={set(2)} error={pin_errors.2.clone()}
+                            inputmode="numeric" maxlength="6" autocomplete="off" />
+                    </div>
+                    <div class="form-actions">
+                        <button type="button" class="btn" onclick={close}>{ t(lang, Key::Cancel) }</button>
+                        <button type="submit" class="btn primary" disabled={*pin_busy}>{ t(lang, Key::Save) }</button>
+                    </div>
+                </form>
+            }
+        }
+    };
+
     let (tier_label, discounts) =
         tier_info(&d.programme, &m.tier_code).unwrap_or_else(|| (m.tier_code.clone(), Vec::new()));
 
@@ -742,7 +856,11 @@ pub fn member_page(props: &MemberPageProps) -> Html {
             if *card_notice {
                 <p class="alert success" role="status">{ t(lang, Key::CardUpdated) }</p>
             }
+            if *pin_saved {
+                <p class="alert success" role="status" id="pin-saved">{ t(lang, Key::PinSaved) }</p>
+            }
             { topup_panel }
+            { pin_panel }
             <div class="grid three">
                 <div class="card stat">
                     <h2>{ t(lang, Key::Points) }</h2>
@@ -826,6 +944,15 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                                             }
                                             if active && can_cards {
                                                 <button class="btn small danger-text report-lost" onclick={ask("report-lost")}>{ t(lang, Key::ReportLost) }</button>
+                                            }
+                                            if active && can_cards {
+                                                <button class="btn small set-pin" onclick={{
+                                                    let (pin_card, pin_saved, card) = (pin_card.clone(), pin_saved.clone(), c.clone());
+                                                    Callback::from(move |_: MouseEvent| {
+                                                        pin_saved.set(false);
+                                                        pin_card.set(Some(card.clone()));
+                                                    })
+                                                }}>{ t(lang, Key::SetPin) }</button>
                                             }
                                             if lost && can_cards {
                                                 <button class="btn small unblock" onclick={ask("unblock")}>{ t(lang, Key::Unblock) }</button>
@@ -967,9 +1094,22 @@ pub fn member_page(props: &MemberPageProps) -> Html {
     }
 }
 
+/// A card PIN: six digits.
+pub fn is_pin(p: &str) -> bool {
+    p.len() == 6 && p.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pins_are_six_digits() {
+        assert!(is_pin("024681"));
+        assert!(!is_pin("12345"));
+        assert!(!is_pin("12345a"));
+        assert!(!is_pin("1234567"));
+    }
 
     #[test]
     fn queries_are_classified() {
