@@ -637,6 +637,22 @@ pub mod club {
         .await
     }
 
+    pub async fn replace_card(
+        card_id: &str,
+        body: &dms_api_types::membership::ReplaceCardRequest,
+        key: &str,
+    ) -> Result<dms_api_types::membership::ReplaceCardDto, ApiError> {
+        send_keyed(&format!("/cards/{}/replace", id(card_id)), body, key).await
+    }
+
+    pub async fn return_card(
+        card_id: &str,
+        body: &dms_api_types::membership::ReturnCardRequest,
+        key: &str,
+    ) -> Result<dms_api_types::membership::ReturnCardDto, ApiError> {
+        send_keyed(&format!("/cards/{}/return", id(card_id)), body, key).await
+    }
+
     pub async fn checkouts_of(card_id: &str) -> Result<CheckoutPage, ApiError> {
         get_json(&with_query(
             "/checkouts",

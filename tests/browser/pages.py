@@ -168,6 +168,26 @@ def run():
         css(driver, "#pin-form button[type=submit]")[0].click()
         wait_for(driver, lambda: "卡密码错误" in css(driver, "#pin-form")[0].text, "the wrong current PIN refused")
         shot(driver, "20c-pin-refused")
+        css(driver, "#pin-form button[type=button]")[0].click()
+        # Replace the card (asked first), then return the new one with a reason.
+        css(driver, "#cards-table .replace-card")[0].click()
+        css(driver, "#card-op-form button[type=submit]")[0].click()
+        wait_for(driver, lambda: css(driver, ".modal [data-confirm=yes]"), "the replace question")
+        css(driver, ".modal [data-confirm=yes]")[0].click()
+        wait_for(driver, lambda: css(driver, "#card-op-done"), "the card replaced")
+        wait_for(driver, lambda: "已换卡" in css(driver, "#cards-table")[0].text, "the old card marked replaced")
+        shot(driver, "20d-card-replaced")
+        css(driver, "#cards-table .return-card")[0].click()
+        css(driver, "#card-op-form button[type=submit]")[0].click()
+        wait_for(driver, lambda: css(driver, "#card-op-form .field-error"), "the reason required")
+        set_input(css(driver, "#op-reason")[0], "客户不再使用")
+        css(driver, "#card-op-form button[type=submit]")[0].click()
+        wait_for(driver, lambda: css(driver, ".modal [data-confirm=yes]"), "the return question")
+        css(driver, ".modal [data-confirm=yes]")[0].click()
+        wait_for(driver, lambda: "已退卡，退款金额" in body(driver), "the card returned")
+        wait_for(driver, lambda: "已退卡" in css(driver, "#cards-table")[0].text, "the card shown closed")
+        assert not css(driver, "#open-checkout"), "no card left to check out with"
+        shot(driver, "20e-card-returned")
 
         # --- group admin: the store switcher, persisted and applied ---
         login(driver, BASE, "admin")

@@ -12,7 +12,8 @@ use crate::route::{checkout_hash, customer_hash, member_hash, receipt_hash};
 use crate::session::{format_time, use_lang, Session};
 use dms_api_types::membership::{
     CardDto, CardTransactionDto, CheckoutSummaryDto, CouponDto, CouponTemplateDto, EntitlementDto,
-    MemberDto, PaymentMethod, PointsTransactionDto, SetPinRequest, TopUpDto, TopUpRequest,
+    MemberDto, PaymentMethod, PointsTransactionDto, ReplaceCardRequest, ReturnCardRequest,
+    SetPinRequest, TopUpDto, TopUpRequest,
 };
 use dms_api_types::{CustomerDto, FieldError};
 use gloo_timers::callback::Timeout;
@@ -442,6 +443,17 @@ pub fn member_page(props: &MemberPageProps) -> Html {
     let pin_general = use_state(|| None::<String>);
     let pin_busy = use_state(|| false);
     let pin_saved = use_state(|| false);
+    // Replace / return: (card, "replace" | "return"), the return's reason and refund method,
+    // the attempt's key, the outcome line.
+    let op = use_state(|| None::<(CardDto, &'static str)>);
+    let op_reason = use_state(String::new);
+    let op_method = use_state(|| "cash".to_string());
+    let op_reason_error = use_state(|| None::<String>);
+    let op_confirm = use_state(|| false);
+    let op_key = use_state(|| None::<String>);
+    let op_busy = use_state(|| false);
+    let op_error = use_state(|| None::<String>);
+    let op_done = use_state(|| None::<String>);
 
     {
         let data = data.clone();
@@ -832,6 +844,197 @@ pub fn member_page(props: &MemberPageProps) -> Html {
         }
     };
 
+    let op_panel = match &*op {
+        None => html! {},
+        Some((card, kind)) => {
+            let returning = *kind == "return";
+            let close = {
+                let (op, op_error) = (op.clone(), op_error.clone());
+                Callback::from(move |_: MouseEvent| {
+                    op.set(None);
+                    op_error.set(None);
+                })
+            };
+            let on_reason = {
+                let (op_reason, op_key, op_reason_error) =
+                    (op_reason.clone(), op_key.clone(), op_reason_error.clone());
+                Callback::from(move |v: String| {
+                    op_reason.set(v);
+                    op_key.set(None);
+                    op_reason_error.set(None);
+                })
+            };
+            let on_method = {
+                let (op_method, op_key) = (op_method.clone(), op_key.clone());
+                Callback::from(move |v: String| {
+                    op_method.set(v);
+                    op_key.set(None);
+                })
+            };
+            let submit = {
+                let (op_reason, op_reason_error, op_confirm, op_key) = (
+                    op_reason.clone(),
+                    op_reason_error.clone(),
+                    op_confirm.clone(),
+                    op_key.clone(),
+                );
+                Callback::from(move |e: SubmitEvent| {
+                    e.prevent_default();
+                    if returning && op_reason.trim().is_empty() {
+                        op_reason_error.set(Some(t(lang, Key::FieldRequired).to_string()));
+                        return;
+                    }
+                    if op_key.is_none() {
+                        op_key.set(Some(api::new_idempotency_key()));
+                    }
+                    op_confirm.set(true);
+                })
+            };
+            let methods: Vec<(String, String)> = ["cash", "bank_card", "transfer", "online"]
+                .iter()
+                .map(|c| (c.to_string(), code_name(lang, c)))
+                .collect();
+            html! {
+                <form class="card form-card" id="card-op-form" onsubmit={submit}>
+                    <h2>{ t(lang, if returning { Key::ReturnCard } else { Key::ReplaceCard }) }{ " · " }{ &card.masked_card_no }</h2>
+                    if returning {
+                        <div class="form-grid">
+                            <Select name="refund_method" id="op-method" label={t(lang, Key::RefundMethod)}
+                                value={(*op_method).clone()} options={methods} onchange={on_method} />
+                            <Field name="reason" id="op-reason" label={t(lang, Key::Reason)}
+                                value={(*op_reason).clone()} oninput={on_reason}
+                                error={(*op_reason_error).clone()} maxlength="200" />
+                        </div>
+                    }
+                    <div class="form-actions">
+                        <button type="button" class="btn" onclick={close}>{ t(lang, Key::Cancel) }</button>
+                        <button type="submit" class="btn primary">{ t(lang, Key::Continue) }</button>
+                    </div>
+                </form>
+            }
+        }
+    };
+    let op_dialog = match (&*op, *op_confirm) {
+        (Some((card, kind)), true) => {
+            let returning = *kind == "return";
+            let body = t(
+                lang,
+                if returning {
+                    Key::ReturnBody
+                } else {
+                    Key::ReplaceBody
+                },
+            )
+            .replace("{card}", &card.masked_card_no)
+            .replace("{principal}", &yuan(&card.principal))
+            .replace("{bonus}", &yuan(&card.bonus));
+            let on_cancel = {
+                let (op_confirm, op_error) = (op_confirm.clone(), op_error.clone());
+                Callback::from(move |()| {
+                    op_confirm.set(false);
+                    op_error.set(None);
+                })
+            };
+            let on_confirm = {
+                let (
+                    op,
+                    op_reason,
+                    op_method,
+                    op_confirm,
+                    op_key,
+                    op_busy,
+                    op_error,
+                    op_done,
+                    version,
+                ) = (
+                    op.clone(),
+                    op_reason.clone(),
+                    op_method.clone(),
+                    op_confirm.clone(),
+                    op_key.clone(),
+                    op_busy.clone(),
+                    op_error.clone(),
+                    op_done.clone(),
+                    version.clone(),
+                );
+                let card_id = card.id.clone();
+                Callback::from(move |()| {
+                    let Some(key) = (*op_key).clone() else { return };
+                    if *op_busy {
+                        return;
+                    }
+                    op_busy.set(true);
+                    let method = match op_method.as_str() {
+                        "bank_card" => PaymentMethod::BankCard,
+                        "transfer" => PaymentMethod::Transfer,
+                        "online" => PaymentMethod::Online,
+                        _ => PaymentMethod::Cash,
+                    };
+                    let reason = op_reason.trim().to_string();
+                    let (op, op_confirm, op_key, op_busy, op_error, op_done, version, card_id) = (
+                        op.clone(),
+                        op_confirm.clone(),
+                        op_key.clone(),
+                        op_busy.clone(),
+                        op_error.clone(),
+                        op_done.clone(),
+                        version.clone(),
+                        card_id.clone(),
+                    );
+                    spawn_local(async move {
+                        let result = if returning {
+                            club::return_card(
+                                &card_id,
+                                &ReturnCardRequest {
+                                    refund_method: method,
+                                    reason,
+                                },
+                                &key,
+                            )
+                            .await
+                            .map(|r| format!("{}{}", t(lang, Key::CardReturned), yuan(&r.refunded)))
+                        } else {
+                            club::replace_card(
+                                &card_id,
+                                &ReplaceCardRequest {
+                                    new_card_no: None,
+                                    new_chip_uid: None,
+                                },
+                                &key,
+                            )
+                            .await
+                            .map(|r| {
+                                format!(
+                                    "{}{}",
+                                    t(lang, Key::CardReplaced),
+                                    r.new_card.masked_card_no
+                                )
+                            })
+                        };
+                        op_busy.set(false);
+                        match result {
+                            Ok(line) => {
+                                op_confirm.set(false);
+                                op_key.set(None);
+                                op.set(None);
+                                op_error.set(None);
+                                op_done.set(Some(line));
+                                version.set(*version + 1);
+                            }
+                            Err(e) => op_error.set(Some(error_message(&e, lang))),
+                        }
+                    });
+                })
+            };
+            html! {
+                <ConfirmDialog title={t(lang, if returning { Key::ReturnTitle } else { Key::ReplaceTitle })}
+                    {body} confirm_label={t(lang, if returning { Key::ReturnCard } else { Key::ReplaceCard })}
+                    {on_confirm} {on_cancel} busy={*op_busy} error={(*op_error).clone()} />
+            }
+        }
+        _ => html! {},
+    };
+
     let (tier_label, discounts) =
         tier_info(&d.programme, &m.tier_code).unwrap_or_else(|| (m.tier_code.clone(), Vec::new()));
 
@@ -859,8 +1062,12 @@ pub fn member_page(props: &MemberPageProps) -> Html {
             if *pin_saved {
                 <p class="alert success" role="status" id="pin-saved">{ t(lang, Key::PinSaved) }</p>
             }
+            if let Some(line) = &*op_done {
+                <p class="alert success" role="status" id="card-op-done">{ line }</p>
+            }
             { topup_panel }
             { pin_panel }
+            { op_panel }
             <div class="grid three">
                 <div class="card stat">
                     <h2>{ t(lang, Key::Points) }</h2>
@@ -953,6 +1160,24 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                                                         pin_card.set(Some(card.clone()));
                                                     })
                                                 }}>{ t(lang, Key::SetPin) }</button>
+                                            }
+                                            if (active || lost) && can_cards {
+                                                <button class="btn small replace-card" onclick={{
+                                                    let (op, op_done, op_key, card) = (op.clone(), op_done.clone(), op_key.clone(), c.clone());
+                                                    Callback::from(move |_: MouseEvent| {
+                                                        op_done.set(None);
+                                                        op_key.set(None);
+                                                        op.set(Some((card.clone(), "replace")));
+                                                    })
+                                                }}>{ t(lang, Key::ReplaceCard) }</button>
+                                                <button class="btn small danger-text return-card" onclick={{
+                                                    let (op, op_done, op_key, card) = (op.clone(), op_done.clone(), op_key.clone(), c.clone());
+                                                    Callback::from(move |_: MouseEvent| {
+                                                        op_done.set(None);
+                                                        op_key.set(None);
+                                                        op.set(Some((card.clone(), "return")));
+                                                    })
+                                                }}>{ t(lang, Key::ReturnCard) }</button>
                                             }
                                             if lost && can_cards {
                                                 <button class="btn small unblock" onclick={ask("unblock")}>{ t(lang, Key::Unblock) }</button>
@@ -1090,6 +1315,7 @@ pub fn member_page(props: &MemberPageProps) -> Html {
             </div>
             { topup_dialog }
             { card_dialog }
+            { op_dialog }
         </section>
     }
 }
