@@ -383,6 +383,33 @@ fn merge_moves_the_membership_or_refuses_two(s: &TestServer) {
     );
 }
 
+/// Import: good rows are created, a duplicate within the list and a bad phone are reported,
+/// nothing stops the others.
+fn import_reports_duplicates_and_bad_rows(s: &TestServer) {
+    let cs = s.login("ht01.cs");
+    let row =
+        |name: &str, phone: &str| json!({"store_id": s.fixture.ht01, "name": name, "phone": phone});
+    let r = cs.post(
+        "/api/v1/customers/import",
+        &json!({"rows": [
+            row("何先生", "13200001111"),
+            row("何先生", "13200001111"),
+            row("吕女士", "1320000"),
+            row("施先生", "13200002222"),
+        ]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json["created"].as_array().unwrap().len(), 2, "{}", r.body);
+    assert_eq!(r.json["duplicates"][0]["row"], 1);
+    assert_eq!(r.json["rejected"][0]["row"], 2);
+    assert_eq!(r.json["rejected"][0]["field"], "phone");
+    let bad = cs.post(
+        "/api/v1/customers/import",
+        &json!({"rows": [row("x", "13200003333"), {"store_id": "nope", "name": "y", "phone": "13200004444"}]}),
+    );
+    assert_eq!(bad.invalid_fields(), ["rows[1].store_id"], "{}", bad.body);
+}
+
 /// Leads: a consultant sees their own, the manager the store's; overdue follow-ups are the
 /// manager's list.
 fn leads_visibility_and_overdue(s: &TestServer) {
@@ -906,6 +933,7 @@ http_tests!(
     care_job_twice_creates_nothing_twice,
     duplicate_on_create_then_merge_moves_everything,
     merge_moves_the_membership_or_refuses_two,
+    import_reports_duplicates_and_bad_rows,
     leads_visibility_and_overdue,
     complaint_lifecycle_with_escalation,
     survey_answers_give_satisfaction_figures,

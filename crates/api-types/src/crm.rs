@@ -1140,3 +1140,38 @@ pub struct SegmentTasksDto {
     /// Tasks created (a customer with an open task of this segment and day gets none twice).
     pub created: u32,
 }
+
+// ---------------------------------------------------------------- import
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCustomersRequest {
+    /// A department's old list, 1-500 rows, each like `POST /customers`.
+    #[validate(length(min = 1, max = 500), nested)]
+    #[schema(min_items = 1, max_items = 500)]
+    pub rows: Vec<NewCustomerRequest>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportDuplicateDto {
+    /// Index of the row in the request.
+    pub row: usize,
+    pub matches: Vec<DuplicateMatchDto>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportRejectedDto {
+    pub row: usize,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportReportDto {
+    /// Ids of the customers created, in row order.
+    pub created: Vec<String>,
+    /// Rows held back as likely duplicates (resend them with `allow_duplicate` after a look).
+    pub duplicates: Vec<ImportDuplicateDto>,
+    /// Rows refused, with the field to blame.
+    pub rejected: Vec<ImportRejectedDto>,
+}

@@ -23,7 +23,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(set_tags)
         .service(set_consent)
         .service(customer_360)
-        .service(merge_customers);
+        .service(merge_customers)
+        .service(import_customers);
 }
 
 pub fn channel_of(code: &str, field: &str) -> Result<dms_crm::Channel, ApiError> {
@@ -481,5 +482,77 @@ pub async fn merge_customers(
             .map(|(k, n)| (k.to_string(), n))
             .collect(),
         filled: r.filled.into_iter().map(str::to_string).collect(),
+    }))
+}
+
+/// Imports a department's customer list.
+#[utoipa::path(
+    tag = "customers",
+    description = "Row by row, each in its own transaction: a bad row or a likely duplicate is reported and does not stop the others; duplicates \
+within the list are caught too. A row whose shape is wrong (unknown store id format, unknown kind) fails the whole request with a 422 on `rows[i].field`. \
+Audited per customer.\n\n**Permission:** `customers.write` in the rows' stores.",
+    request_body = ImportCustomersRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ImportReportDto),
+        (status = 401, description = P401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A row is malformed", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/customers/import")]
+pub async fn import_customers(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: Body<ImportCustomersRequest>,
+) -> Result<web::Json<ImportReportDto>, ApiError> {
+    let scope = staff.require(Permission::CustomersWrite)?;
+    let mut rows = vec![];
+    for (i, r) in body.0.rows.into_iter().enumerate() {
+        rows.push(crate::routes::customers::new_customer_of(
+            r,
+            &format!("rows[{i}]."),
+        )?);
+    }
+    let actor = staff.actor();
+    let r = state
+        .db(move |c| {
+            Ok(dms_crm::import_customers(
+                c,
+                &actor,
+                &scope,
+                &rows,
+                Utc::now(),
+            )?)
+        })
+        .await?;
+    Ok(web::Json(ImportReportDto {
+        created: r.created,
+        duplicates: r
+            .duplicates
+            .into_iter()
+            .map(|(row, m)| ImportDuplicateDto {
+                row,
+                matches: m.into_iter().map(match_dto).collect(),
+            })
+            .collect(),
+        rejected: r
+            .rejected
+            .into_iter()
+            .map(|(row, e)| {
+                let (field, message) = match e {
+                    dms_crm::CrmError::Invalid { field, message }
+                    | dms_crm::CrmError::Conflict { field, message } => {
+                        (field.to_string(), message)
+                    }
+                    other => ("row".to_string(), other.to_string()),
+                };
+                ImportRejectedDto {
+                    row,
+                    field,
+                    message,
+                }
+            })
+            .collect(),
     }))
 }

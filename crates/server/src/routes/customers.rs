@@ -177,54 +177,7 @@ pub async fn create_customer(
     body: Body<NewCustomerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = staff.require(Permission::CustomersWrite)?;
-    let b = body.0;
-    let store_id = body_id(&b.store_id, "store_id")?;
-    let kind = match b.kind.as_deref() {
-        None => dms_crm::CustomerKind::Individual,
-        Some(k) => dms_crm::CustomerKind::from_code(k)
-            .ok_or_else(|| ApiError::invalid("kind", "invalid", "individual or company"))?,
-    };
-    let mut consents = vec![];
-    for (i, c) in b.consents.iter().enumerate() {
-        consents.push(dms_crm::ConsentInput {
-            channel: crate::crm::channel_of(&c.channel, &format!("consents[{i}].channel"))?,
-            granted: c.granted,
-            on: c.on,
-            source: c.source.clone(),
-        });
-    }
-    let new = dms_crm::NewCustomer {
-        store_id,
-        kind,
-        name: b.name,
-        phone: b.phone,
-        other_phones: b
-            .other_phones
-            .into_iter()
-            .map(|p| dms_crm::NewPhone {
-                phone: p.phone,
-                label: p.label,
-            })
-            .collect(),
-        email: b.email,
-        gender: b.gender,
-        id_number: b.id_number,
-        birthday: b.birthday,
-        contact_person: b.contact_person,
-        tax_id: b.tax_id,
-        preferences: b.preferences.unwrap_or_else(|| serde_json::json!({})),
-        tags: b.tags,
-        addresses: b
-            .addresses
-            .into_iter()
-            .map(crate::crm::address_of)
-            .collect(),
-        consents,
-        owner_staff_id: opt_body_id(&b.owner_staff_id, "owner_staff_id")?,
-        notes: b.notes,
-        probe_vins: b.vins,
-        allow_duplicate: b.allow_duplicate,
-    };
+    let new = new_customer_of(body.0, "")?;
     let actor = staff.actor();
     let c = state
         .db(
@@ -267,4 +220,57 @@ fn primary_phone_taken(
         }
     }
     Ok(None)
+}
+
+/// The domain's new customer from the request; field errors are prefixed with `at`
+/// (`rows[3].` for an import row).
+pub fn new_customer_of(b: NewCustomerRequest, at: &str) -> Result<dms_crm::NewCustomer, ApiError> {
+    let store_id = body_id(&b.store_id, &format!("{at}store_id"))?;
+    let kind = match b.kind.as_deref() {
+        None => dms_crm::CustomerKind::Individual,
+        Some(k) => dms_crm::CustomerKind::from_code(k).ok_or_else(|| {
+            ApiError::invalid(&format!("{at}kind"), "invalid", "individual or company")
+        })?,
+    };
+    let mut consents = vec![];
+    for (i, c) in b.consents.iter().enumerate() {
+        consents.push(dms_crm::ConsentInput {
+            channel: crate::crm::channel_of(&c.channel, &format!("{at}consents[{i}].channel"))?,
+            granted: c.granted,
+            on: c.on,
+            source: c.source.clone(),
+        });
+    }
+    Ok(dms_crm::NewCustomer {
+        store_id,
+        kind,
+        name: b.name,
+        phone: b.phone,
+        other_phones: b
+            .other_phones
+            .into_iter()
+            .map(|p| dms_crm::NewPhone {
+                phone: p.phone,
+                label: p.label,
+            })
+            .collect(),
+        email: b.email,
+        gender: b.gender,
+        id_number: b.id_number,
+        birthday: b.birthday,
+        contact_person: b.contact_person,
+        tax_id: b.tax_id,
+        preferences: b.preferences.unwrap_or_else(|| serde_json::json!({})),
+        tags: b.tags,
+        addresses: b
+            .addresses
+            .into_iter()
+            .map(crate::crm::address_of)
+            .collect(),
+        consents,
+        owner_staff_id: opt_body_id(&b.owner_staff_id, &format!("{at}owner_staff_id"))?,
+        notes: b.notes,
+        probe_vins: b.vins,
+        allow_duplicate: b.allow_duplicate,
+    })
 }
