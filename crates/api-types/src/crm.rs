@@ -1075,14 +1075,26 @@ pub struct MessageStatsDto {
 #[serde(deny_unknown_fields)]
 pub struct SegmentFilterDto {
     /// "Lost" customers: a car older than N days and no workshop visit in the last N days.
+    #[validate(range(min = 1, max = 36500))]
+    #[schema(minimum = 1, maximum = 36500)]
     pub lost_after_days: Option<u32>,
     /// Vehicle age in whole years since delivery (inclusive).
+    #[validate(range(max = 100))]
+    #[schema(maximum = 100)]
     pub vehicle_age_years_min: Option<u32>,
+    #[validate(range(max = 100))]
+    #[schema(maximum = 100)]
     pub vehicle_age_years_max: Option<u32>,
     /// Latest odometer reading (inclusive).
+    #[validate(range(min = 0, max = 3000000))]
+    #[schema(minimum = 0, maximum = 3000000)]
     pub mileage_km_min: Option<i64>,
+    #[validate(range(min = 0, max = 3000000))]
+    #[schema(minimum = 0, maximum = 3000000)]
     pub mileage_km_max: Option<i64>,
     /// Insurance expiring within N days.
+    #[validate(range(max = 3650))]
+    #[schema(maximum = 3650)]
     pub insurance_expiring_within_days: Option<u32>,
     /// Every one of these tags.
     #[serde(default)]
