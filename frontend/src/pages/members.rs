@@ -1137,7 +1137,7 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                                 html! {
                                     <tr>
                                         <td class="nowrap">{ &c.masked_card_no }</td>
-                                        <td>{ code_name(lang, &c.status) }</td>
+                                        <td class="nowrap">{ code_name(lang, &c.status) }</td>
                                         <td class="num">{ yuan(&c.principal) }</td>
                                         <td class="num">{ yuan(&c.bonus) }</td>
                                         <td class="num card-balance"><strong>{ yuan(&c.balance) }</strong></td>
