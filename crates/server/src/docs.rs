@@ -43,7 +43,7 @@ impl RouteTable {
     /// The methods served at a concrete path (empty: no such route).
     pub fn methods_for(&self, path: &str) -> Vec<String> {
         let parts: Vec<&str> = path.split('/').collect();
-        let mut out: Vec<String> = self
+        let matching: Vec<(usize, &Vec<String>)> = self
             .routes
             .iter()
             .filter(|(segs, _)| {
@@ -53,6 +53,14 @@ impl RouteTable {
                         .zip(&parts)
                         .all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p)
             })
+            .map(|(segs, m)| (segs.iter().filter(|s| s.starts_with('{')).count(), m))
+            .collect();
+        // `/cards/batch` is its own route, not `/cards/{id}` with id "batch": only the most
+        // literal templates that match say which methods the path has.
+        let fewest = matching.iter().map(|(n, _)| *n).min().unwrap_or(0);
+        let mut out: Vec<String> = matching
+            .into_iter()
+            .filter(|(n, _)| *n == fewest)
             .flat_map(|(_, m)| m.clone())
             .collect();
         out.sort();
@@ -275,6 +283,9 @@ mod tests {
         assert_eq!(t.methods_for("/api/v1/stores/abc"), vec!["GET", "PATCH"]);
         assert!(t.methods_for("/api/v1/nothing").is_empty());
         assert!(t.methods_for("/api/v1/stores/").is_empty());
+        // A literal route wins over a template that would also match.
+        assert_eq!(t.methods_for("/api/v1/cards/batch"), vec!["POST"]);
+        assert_eq!(t.methods_for("/api/v1/cards/abc"), vec!["GET"]);
     }
 
     #[test]

@@ -107,6 +107,20 @@ fn serde_field_error(path: &serde_path_to_error::Path, err: &str) -> FieldError 
 }
 
 pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every request body is an object; serde would also fill a struct from an array.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() => {
+            return Err(ApiError::MalformedBody("invalid JSON".into()));
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "body",
+                "invalid_type",
+                "the body must be a JSON object",
+            ))
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = match serde_path_to_error::deserialize(de) {
         Ok(v) => v,
