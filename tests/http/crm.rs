@@ -184,6 +184,35 @@ fn care_job_twice_creates_nothing_twice(s: &TestServer) {
     assert_eq!(run_care(s, "2026-03-09"), 0, "nothing twice");
     let all = cs.get("/api/v1/tasks?limit=200");
     assert_eq!(all.json["items"].as_array().unwrap().len(), 2);
+
+    // The member club's expiry reminder: a member whose term ends within 30 days, once.
+    let m = s.login("ht01.manager");
+    let r = m.post(
+        "/api/v1/members",
+        &json!({"customer_id": s.fixture.customer_ht01, "store_id": s.fixture.ht01, "channel": "bring_own_car"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = s.db.pool.get().unwrap();
+        diesel::sql_query(format!(
+            "UPDATE mem_members SET term_expires_at = '2026-03-30 00:00:00' WHERE id = '{}'",
+            r.json["id"].as_str().unwrap()
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    assert_eq!(run_care(s, "2026-03-10"), 1, "membership expiry");
+    assert_eq!(run_care(s, "2026-03-11"), 0, "nothing twice");
+    let t = cs.get(&format!(
+        "/api/v1/tasks?customer_id={}",
+        s.fixture.customer_ht01
+    ));
+    assert_eq!(
+        t.json["items"][0]["rule"], "membership_expiry",
+        "{}",
+        t.body
+    );
 }
 
 /// Duplicates: the same phone or ID number is a 409 naming the match; with `allow_duplicate`

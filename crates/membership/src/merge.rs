@@ -1,7 +1,8 @@
 //! The member club's side of the CRM: a customer merge takes the membership along
 //! ([`MemberLinks`], a `dms_crm::CustomerLinks` for `MergeRegistry::register`), and the CRM's
 //! search finds customers by member card number ([`CardNumbers`], a `dms_crm::CardLookup`), and
-//! segments select by tier ([`Tiers`], a `dms_crm::TierLookup`).
+//! segments select by tier ([`Tiers`], a `dms_crm::TierLookup`), and the daily care run reminds
+//! of expiring memberships ([`MembershipExpiry`], a `dms_crm::CareSource`).
 //!
 //! `mem_members.customer_id` is unique: when only the merged-away customer is a member, the
 //! member (with its cards, ledgers and coupons, which hang off the member) moves to the
@@ -87,5 +88,48 @@ impl dms_crm::TierLookup for Tiers {
             .filter(mem_members::status.eq("active"))
             .select(mem_members::customer_id)
             .load(conn)?)
+    }
+}
+
+/// The care engine's membership-expiry reminder: a call task for every active member whose
+/// term ends within `days_before` days (once per member and expiry date).
+pub struct MembershipExpiry {
+    pub days_before: u32,
+}
+
+impl dms_crm::CareSource for MembershipExpiry {
+    fn candidates(
+        &self,
+        conn: &mut DbConnection,
+        today: chrono::NaiveDate,
+    ) -> dms_crm::Result<Vec<dms_crm::CareCandidate>> {
+        let from = today.and_time(chrono::NaiveTime::MIN);
+        let until = from + chrono::Duration::days(i64::from(self.days_before) + 1);
+        let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = mem_members::table
+            .filter(mem_members::status.eq("active"))
+            .filter(mem_members::term_expires_at.ge(from))
+            .filter(mem_members::term_expires_at.lt(until))
+            .select((
+                mem_members::id,
+                mem_members::store_id,
+                mem_members::customer_id,
+                mem_members::term_expires_at,
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, store, customer, expires)| {
+                let on = expires.date();
+                dms_crm::CareCandidate {
+                    rule: "membership_expiry",
+                    dedupe_key: format!("membership_expiry:{id}:{on}"),
+                    store_id: store,
+                    customer_id: Some(customer),
+                    vehicle_id: None,
+                    title: format!("会员资格将于{on}到期，请提醒续会"),
+                    due_on: today,
+                }
+            })
+            .collect())
     }
 }

@@ -65,6 +65,8 @@ pub struct Settings {
     /// `[crm.complaints]`: SLA hours per severity and the escalation ladder per store.
     pub complaints: ComplaintPolicy,
     pub lead_cadence: CadenceSettings,
+    /// The membership-expiry call this many days before a member's term ends.
+    pub membership_expiry_days_before: u32,
     /// Local time (UTC+8) of the daily care run, `HH:MM`.
     pub care_run_at: String,
     /// Seconds between outbox deliveries and between complaint-escalation sweeps.
@@ -88,6 +90,7 @@ impl Default for Settings {
             care: CareRules::default(),
             complaints: ComplaintPolicy::default(),
             lead_cadence: CadenceSettings::default(),
+            membership_expiry_days_before: 30,
             care_run_at: "06:00".into(),
             outbox_every_secs: 30,
             escalation_every_secs: 300,
@@ -215,14 +218,18 @@ pub fn morning_of(day: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// What the daily job does for `today`: runs the care engine with the configured rules.
+/// What the daily job does for `today`: runs the care engine with the configured rules and
+/// the member club's expiry reminders.
 /// Idempotent: a second run for the same day creates nothing.
 pub fn run_care_job(
     conn: &mut DbConnection,
     settings: &Settings,
     today: NaiveDate,
 ) -> Result<dms_crm::CareRunReport, dms_crm::CrmError> {
-    dms_crm::run_care_engine(conn, today, &settings.care, &[], morning_of(today))
+    let expiry = dms_membership::merge::MembershipExpiry {
+        days_before: settings.membership_expiry_days_before,
+    };
+    dms_crm::run_care_engine(conn, today, &settings.care, &[&expiry], morning_of(today))
 }
 
 /// What the escalation job does at `now`: escalates open complaints past their SLA one level
