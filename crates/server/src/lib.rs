@@ -49,6 +49,17 @@ impl AppState {
         let keys = TokenKeys::new(&config.auth)?;
         let (code_sender, otp): (Option<Arc<dyn LoginCodeSender>>, _) =
             match config.customer_login.sender.as_str() {
+                // The CRM's SMS gateway, when one is configured, sends the codes for real.
+                "file" if crm::login_code_sender(&config.crm).is_some() => {
+                    let pepper = config
+                        .customer_login
+                        .code_pepper
+                        .clone()
+                        .ok_or("customer_login.code_pepper is required for customer login")?;
+                    let mut policy = OtpPolicy::new(pepper.into_bytes());
+                    policy.brand = config.customer_login.brand.clone();
+                    (crm::login_code_sender(&config.crm), Some(policy))
+                }
                 "file" => {
                     let pepper = config
                         .customer_login
