@@ -71,3 +71,13 @@ macro_rules! page_type {
         }
     };
 }
+
+/// For `serde_json::Value` fields documented as objects: anything else is refused by name.
+pub fn json_object(v: &serde_json::Value) -> Result<(), validator::ValidationError> {
+    if v.is_object() {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("invalid_type")
+            .with_message("must be a JSON object".into()))
+    }
+}

@@ -4,7 +4,7 @@
 //! are only ever returned masked (`1101**********1234`).
 
 use crate::CustomerDto;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -67,6 +67,7 @@ pub struct NewCustomerRequest {
     pub contact_person: Option<String>,
     pub tax_id: Option<String>,
     #[schema(value_type = Option<Object>)]
+    #[validate(custom(function = "crate::common::json_object"))]
     pub preferences: Option<serde_json::Value>,
     #[serde(default)]
     #[validate(length(max = 50))]
@@ -258,6 +259,8 @@ pub struct UpdateCustomerRequest {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub owner_staff_id: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
+    #[validate(custom(function = "crate::common::json_object"))]
     pub preferences: Option<serde_json::Value>,
 }
 
@@ -524,7 +527,7 @@ pub struct LeadDto {
     pub status: String,
     pub lost_reason: Option<String>,
     pub next_follow_up_on: Option<NaiveDate>,
-    pub last_contact_at: Option<NaiveDateTime>,
+    pub last_contact_at: Option<DateTime<Utc>>,
 }
 
 crate::page_type!(LeadPage, LeadDto);
@@ -614,7 +617,7 @@ pub struct LeadContactDto {
     pub staff_id: Option<String>,
     pub channel: String,
     pub note: String,
-    pub contacted_at: NaiveDateTime,
+    pub contacted_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -623,7 +626,7 @@ pub struct LeadGradeChangeDto {
     pub to_grade: String,
     pub reason: String,
     pub staff_id: Option<String>,
-    pub changed_at: NaiveDateTime,
+    pub changed_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
@@ -737,7 +740,7 @@ pub struct ComplaintDto {
     /// `open`, `resolved` (waiting for the customer) or `closed`.
     pub status: String,
     /// The SLA deadline (UTC).
-    pub due_at: NaiveDateTime,
+    pub due_at: DateTime<Utc>,
     pub escalation_level: i32,
     pub resolution: Option<String>,
     pub customer_satisfied: Option<bool>,
@@ -899,8 +902,8 @@ pub struct SurveyDto {
     pub consultant_id: Option<String>,
     /// `sent` or `answered`.
     pub status: String,
-    pub sent_at: NaiveDateTime,
-    pub answered_at: Option<NaiveDateTime>,
+    pub sent_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
     pub csat: Option<i32>,
     pub nps: Option<i32>,
 }
@@ -1054,9 +1057,9 @@ pub struct MessageDto {
     pub attempts: i32,
     /// Why it failed or was suppressed (`no_consent`, `opted_out`, `no_address`, the provider's answer).
     pub last_error: Option<String>,
-    pub sent_at: Option<NaiveDateTime>,
-    pub delivered_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -1124,7 +1127,7 @@ pub struct SegmentDto {
     pub store_id: Option<String>,
     pub name: String,
     pub filter: SegmentFilterDto,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

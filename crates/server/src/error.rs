@@ -195,6 +195,26 @@ impl From<IdentityError> for ApiError {
     }
 }
 
+/// A row the request points at (a store, vehicle, staff member…) does not exist: the database's
+/// foreign key said no. A 422, not a 500; the domains check the references they know first.
+pub fn unknown_reference() -> ApiError {
+    ApiError::invalid(
+        "body",
+        "unknown_reference",
+        "an id in the request names nothing that exists",
+    )
+}
+
+pub fn is_foreign_key_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _
+        )
+    )
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(_: actix_web::error::BlockingError) -> Self {
         ApiError::Internal("worker thread pool gone".into())

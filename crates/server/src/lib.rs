@@ -142,9 +142,9 @@ impl utoipa::Modify for SecurityAddon {
     }
 }
 
-/// Every operation that reads a JSON body can also answer 400 (not JSON), 413 (too large) and
-/// 415 (not `application/json`): the body extractor does this for all of them, so it is
-/// documented here once rather than in each handler.
+/// Every operation that reads a JSON body can also answer 400 (not JSON), 413 (too large), 415
+/// (not `application/json`) and 422 (a field missing, unknown or invalid): the body extractor
+/// does this for all of them, so it is documented here once rather than in each handler.
 struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
@@ -173,6 +173,7 @@ impl utoipa::Modify for CommonResponses {
                     ("400", "Body is not valid JSON"),
                     ("413", "Body too large"),
                     ("415", "Body is not application/json"),
+                    ("422", "A field is missing, unknown or invalid"),
                 ] {
                     op.responses
                         .responses

@@ -123,7 +123,7 @@ pub fn lead_dto(l: dms_crm::Lead) -> LeadDto {
         status: l.status,
         lost_reason: l.lost_reason,
         next_follow_up_on: l.next_follow_up_on,
-        last_contact_at: l.last_contact_at,
+        last_contact_at: l.last_contact_at.map(dms_db::from_db_time),
     }
 }
 
@@ -158,7 +158,7 @@ pub fn complaint_dto(x: dms_crm::Complaint) -> ComplaintDto {
         description: x.description,
         assigned_to: x.assigned_to,
         status: x.status,
-        due_at: x.due_at,
+        due_at: dms_db::from_db_time(x.due_at),
         escalation_level: x.escalation_level,
         resolution: x.resolution,
         customer_satisfied: x.customer_satisfied,
@@ -175,8 +175,8 @@ pub fn survey_dto(s: dms_crm::Survey) -> SurveyDto {
         advisor_id: s.advisor_id,
         consultant_id: s.consultant_id,
         status: s.status,
-        sent_at: s.sent_at,
-        answered_at: s.answered_at,
+        sent_at: dms_db::from_db_time(s.sent_at),
+        answered_at: s.answered_at.map(dms_db::from_db_time),
         csat: s.csat,
         nps: s.nps,
     }

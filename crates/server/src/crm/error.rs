@@ -65,6 +65,9 @@ impl From<CrmError> for ApiError {
                 ))
             }
             CrmError::Db(DieselError::NotFound) => ApiError::NotFound("row"),
+            CrmError::Db(e) if crate::error::is_foreign_key_violation(&e) => {
+                crate::error::unknown_reference()
+            }
             CrmError::Db(other) => ApiError::Internal(format!("crm database: {other}")),
             CrmError::Identity(b) => ApiError::from(*b),
         }

@@ -297,7 +297,7 @@ pub async fn lead_contacts(
                 staff_id: x.staff_id,
                 channel: x.channel,
                 note: x.note,
-                contacted_at: x.contacted_at,
+                contacted_at: dms_db::from_db_time(x.contacted_at),
             })
             .collect(),
     ))
@@ -334,7 +334,7 @@ pub async fn lead_grades(
                 to_grade: g.to_grade,
                 reason: g.reason,
                 staff_id: g.staff_id,
-                changed_at: g.changed_at,
+                changed_at: dms_db::from_db_time(g.changed_at),
             })
             .collect(),
     ))

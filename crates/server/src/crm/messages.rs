@@ -33,9 +33,9 @@ fn message_dto(m: dms_crm::OutboxMessage) -> MessageDto {
         status: m.status,
         attempts: m.attempts,
         last_error: m.last_error,
-        sent_at: m.sent_at,
-        delivered_at: m.delivered_at,
-        created_at: m.created_at,
+        sent_at: m.sent_at.map(dms_db::from_db_time),
+        delivered_at: m.delivered_at.map(dms_db::from_db_time),
+        created_at: dms_db::from_db_time(m.created_at),
     }
 }
 

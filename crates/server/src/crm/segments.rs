@@ -47,7 +47,7 @@ fn segment_dto(s: dms_crm::Segment) -> SegmentDto {
             tags: f.tags,
             tiers: f.tiers,
         },
-        created_at: s.created_at,
+        created_at: dms_db::from_db_time(s.created_at),
     }
 }
 

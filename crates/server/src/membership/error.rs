@@ -109,6 +109,9 @@ impl From<MembershipError> for ApiError {
             MembershipError::Db(e) if dms_db::is_unique_violation(&e) => ApiError::Conflict(
                 field_error("body", "conflict", "conflicts with an existing record"),
             ),
+            MembershipError::Db(e) if crate::error::is_foreign_key_violation(&e) => {
+                crate::error::unknown_reference()
+            }
             MembershipError::Db(e) => ApiError::Internal(format!("membership database: {e}")),
             MembershipError::Internal(why) => ApiError::Internal(why),
         }
