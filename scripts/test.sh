@@ -17,6 +17,7 @@ apt_install pcscd vsmartcard-vpcd socat iproute2 util-linux
 # PostgreSQL: use the one on DMS_TEST_PG_URL (default 127.0.0.1:5432), start a local cluster
 # if one is installed but down, else skip or fail.
 export DMS_TEST_PG_URL=${DMS_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+command -v psql >/dev/null || apt_install postgresql-client
 pg_up() { psql "$DMS_TEST_PG_URL" -Atqc 'select 1' >/dev/null 2>&1; }
 if ! pg_up && command -v pg_lsclusters >/dev/null; then
     log "starting the local PostgreSQL cluster"
