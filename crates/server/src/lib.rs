@@ -49,17 +49,6 @@ impl AppState {
         let keys = TokenKeys::new(&config.auth)?;
         let (code_sender, otp): (Option<Arc<dyn LoginCodeSender>>, _) =
             match config.customer_login.sender.as_str() {
-                // The CRM's SMS gateway, when one is configured, sends the codes for real.
-                "file" if crm::login_code_sender(&config.crm).is_some() => {
-                    let pepper = config
-                        .customer_login
-                        .code_pepper
-                        .clone()
-                        .ok_or("customer_login.code_pepper is required for customer login")?;
-                    let mut policy = OtpPolicy::new(pepper.into_bytes());
-                    policy.brand = config.customer_login.brand.clone();
-                    (crm::login_code_sender(&config.crm), Some(policy))
-                }
                 "file" => {
                     let pepper = config
                         .customer_login
@@ -68,12 +57,14 @@ impl AppState {
                         .ok_or("customer_login.code_pepper is required for customer login")?;
                     let mut policy = OtpPolicy::new(pepper.into_bytes());
                     policy.brand = config.customer_login.brand.clone();
-                    (
-                        Some(Arc::new(FileCodeSender {
+                    // The CRM's SMS gateway, when one is configured, sends the codes for real;
+                    // otherwise they go to the outbox file.
+                    let sender = crm::login_code_sender(&config.crm).unwrap_or_else(|| {
+                        Arc::new(FileCodeSender {
                             path: config.customer_login.outbox_file.clone(),
-                        })),
-                        Some(policy),
-                    )
+                        })
+                    });
+                    (Some(sender), Some(policy))
                 }
                 _ => (None, None),
             };
