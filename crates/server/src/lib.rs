@@ -223,11 +223,13 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(org::reset_staff_password)
         .service(org::delete_staff)
         .service(org::list_audit)
+        // Before `/customers/{id}`: actix takes the first match, and `/customers/search` is not
+        // a customer id.
+        .configure(crate::membership::configure)
+        .configure(crate::crm::configure)
         .service(customers::list_customers)
         .service(customers::create_customer)
-        .service(customers::get_customer)
-        .configure(crate::membership::configure)
-        .configure(crate::crm::configure);
+        .service(customers::get_customer);
 }
 
 fn documented_app() -> utoipa_actix_web::UtoipaApp<

@@ -4,15 +4,14 @@
 use super::dto::*;
 use crate::auth::{Caller, Principal, Staff};
 use crate::error::ApiError;
-use crate::extract::{path_id, Body};
+use crate::extract::{path_id, Body, QueryParams};
 use crate::AppState;
-use actix_web::{get, patch, post, put, web, HttpRequest};
+use actix_web::{get, patch, post, put, web};
 use chrono::Utc;
 use dms_api_types::crm::*;
 use dms_api_types::Problem;
 use dms_core::StoreScope;
 use dms_identity::Permission;
-use validator::Validate;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(search_customers)
@@ -52,18 +51,6 @@ pub fn address_of(a: AddressInput) -> dms_crm::NewAddress {
     }
 }
 
-/// `q` and `limit` of a search, checked like any query (unknown parameters refused).
-pub fn search_params(query: &str) -> Result<CustomerSearchParams, ApiError> {
-    let p: CustomerSearchParams = serde_urlencoded::from_str(query).map_err(|e| {
-        let msg = e.to_string();
-        let field = if msg.contains("limit") { "limit" } else { "q" };
-        ApiError::invalid(field, "invalid", msg)
-    })?;
-    p.validate()
-        .map_err(|e| ApiError::Validation(crate::extract::validation_fields(&e)))?;
-    Ok(p)
-}
-
 const P401: &str = "Not logged in";
 
 /// Finds customers the way the front desk types.
@@ -84,10 +71,10 @@ or 17-character VIN. At most `limit` (default 50) matches, no cursor. Customers 
 pub async fn search_customers(
     state: web::Data<AppState>,
     staff: Staff,
-    req: HttpRequest,
+    q: QueryParams<CustomerSearchParams>,
 ) -> Result<web::Json<CrmCustomerPage>, ApiError> {
     let scope = staff.require(Permission::CustomersRead)?;
-    let p = search_params(req.query_string())?;
+    let p = q.0;
     crate::routes::customers::search(&state, scope, p.q, p.limit.unwrap_or(50))
         .await
         .map(web::Json)

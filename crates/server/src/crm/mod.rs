@@ -20,7 +20,7 @@ mod segments;
 mod service;
 mod vehicles;
 
-pub use customers::{address_of, channel_of, search_params};
+pub use customers::{address_of, channel_of};
 pub use dto::*;
 
 use crate::config::EnvLookup;

@@ -6,7 +6,7 @@ use crate::crm::{body_id, crm_customer_dto, opt_body_id};
 use crate::error::ApiError;
 use crate::extract::{page_request, path_id, Body, QueryParams};
 use crate::AppState;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use chrono::Utc;
 use dms_api_types::crm::{CrmCustomerDto, CrmCustomerPage, CustomerListParams, NewCustomerRequest};
 use dms_api_types::{PageParams, Problem};
@@ -109,27 +109,7 @@ pub async fn get_customer(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    if id.as_str() == "search" {
-        // `/customers/search` is registered after this route (see `crate::crm`): answer it here.
-        let scope = match &caller.principal {
-            Principal::Staff(p) => {
-                let s = p.scope(Permission::CustomersRead);
-                if s.is_empty() {
-                    return Err(ApiError::Forbidden(format!(
-                        "requires permission {}",
-                        Permission::CustomersRead
-                    )));
-                }
-                s
-            }
-            Principal::Customer(_) => return Err(ApiError::Forbidden("staff only".into())),
-        };
-        let p = crate::crm::search_params(req.query_string())?;
-        let page = search(&state, scope, p.q, p.limit.unwrap_or(50)).await?;
-        return Ok(HttpResponse::Ok().json(page));
-    }
     let id = path_id(&id, "customer")?;
     let scope = match &caller.principal {
         Principal::Staff(p) => {

@@ -7,7 +7,7 @@ pub mod health;
 pub mod org;
 
 use crate::error::ApiError;
-use dms_api_types::{AuditEntryDto, CustomerDto, RoleGrantDto, StaffDto, StoreDto};
+use dms_api_types::{AuditEntryDto, RoleGrantDto, StaffDto, StoreDto};
 use dms_db::from_db_time;
 
 pub fn store_dto(s: dms_identity::Store) -> StoreDto {
@@ -39,17 +39,6 @@ pub fn staff_dto((u, grants): (dms_identity::StaffUser, Vec<dms_identity::RoleGr
         roles: grants.iter().map(grant_dto).collect(),
         created_at: from_db_time(u.created_at),
         updated_at: from_db_time(u.updated_at),
-    }
-}
-
-pub fn customer_dto(c: dms_identity::Customer) -> CustomerDto {
-    CustomerDto {
-        id: c.id,
-        store_id: c.store_id,
-        name: c.name,
-        phone: c.phone,
-        created_at: from_db_time(c.created_at),
-        updated_at: from_db_time(c.updated_at),
     }
 }
 
