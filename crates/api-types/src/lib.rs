@@ -8,6 +8,8 @@ pub mod org;
 
 // The domains' bodies stay in their modules (`dms_api_types::membership::TopUpRequest`).
 pub mod crm;
+pub mod devices;
+pub mod member_import;
 pub mod membership;
 
 pub use auth::*;

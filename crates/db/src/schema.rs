@@ -56,6 +56,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    devices (id) {
+        id -> Text,
+        store_id -> Text,
+        name -> Text,
+        status -> Text,
+        pairing_code_hash -> Nullable<Text>,
+        pairing_expires_at -> Nullable<Timestamp>,
+        paired_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     dealer_groups (id) {
         id -> Text,
         name -> Text,
@@ -118,12 +134,14 @@ diesel::joinable!(customers -> stores (store_id));
 diesel::joinable!(staff_roles -> staff_users (user_id));
 diesel::joinable!(staff_roles -> stores (store_id));
 diesel::joinable!(stores -> dealer_groups (group_id));
+diesel::joinable!(devices -> stores (store_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     customer_login_codes,
     customers,
     dealer_groups,
+    devices,
     refresh_tokens,
     staff_roles,
     staff_users,

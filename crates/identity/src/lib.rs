@@ -7,6 +7,7 @@
 
 mod audit;
 mod customers;
+mod devices;
 mod error;
 mod password;
 mod roles;
@@ -18,6 +19,10 @@ pub use audit::{list_audit, record_audit, Actor, AuditEntry, AuditFilter, NewAud
 pub use customers::{
     create_customer, get_customer, list_customers, request_login_code, verify_login_code,
     CodeRequest, Customer, FileCodeSender, LoginCodeSender, NewCustomer, OtpPolicy,
+};
+pub use devices::{
+    create_device, get_device, list_devices, load_active_device, pair_device, revoke_device,
+    Device, NewPairing, PAIRING_CODE_DIGITS,
 };
 pub use error::IdentityError;
 pub use password::{hash_password, verify_password, PasswordCheck, MIN_PASSWORD_LEN};

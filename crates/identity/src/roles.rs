@@ -79,6 +79,7 @@ named_enum!(
         Cashier = "cashier",
         Finance = "finance",
         CustomerService = "customer_service",
+        KioskDevice = "kiosk_device",
     }
 );
 
@@ -99,6 +100,7 @@ impl Role {
             Role::Cashier => "收银员",
             Role::Finance => "财务",
             Role::CustomerService => "客服专员",
+            Role::KioskDevice => "自助终端",
         }
     }
 
@@ -118,12 +120,18 @@ impl Role {
             Role::Cashier => "Cashier",
             Role::Finance => "Finance",
             Role::CustomerService => "Customer service",
+            Role::KioskDevice => "Card terminal",
         }
     }
 
     /// Roles that only make sense across the whole group; they are never tied to one store.
     pub fn is_group_only(&self) -> bool {
         matches!(self, Role::GroupAdmin)
+    }
+
+    /// The card terminal's fixed permissions in its one store; never granted to a person.
+    pub fn is_device_only(&self) -> bool {
+        matches!(self, Role::KioskDevice)
     }
 
     pub fn permissions(&self) -> &'static [Permission] {
@@ -243,6 +251,13 @@ impl Role {
                 P::CustomersWrite,
                 P::CareWork,
                 P::MembershipRead,
+            ],
+            // Which endpoints a terminal may call at all is narrowed further by the server.
+            Role::KioskDevice => &[
+                P::StoresRead,
+                P::MembershipRead,
+                P::MembershipTopUp,
+                P::MembershipCheckout,
             ],
         }
     }

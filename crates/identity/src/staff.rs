@@ -219,6 +219,12 @@ fn check_grants(
     grants: &[RoleGrant],
 ) -> Result<()> {
     for g in grants {
+        if g.role.is_device_only() {
+            return Err(IdentityError::invalid(
+                "roles",
+                format!("{} belongs to card terminals, not to staff", g.role),
+            ));
+        }
         if g.role.is_group_only() && g.store_id.is_some() {
             return Err(IdentityError::invalid(
                 "roles",

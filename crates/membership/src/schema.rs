@@ -252,3 +252,39 @@ diesel::table! {
         actor_id -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    mem_pending_bills (id) {
+        id -> Text,
+        store_id -> Text,
+        card_id -> Nullable<Text>,
+        reference -> Text,
+        lines -> Text,
+        total_fen -> BigInt,
+        status -> Text,
+        checkout_id -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mem_import_jobs (id) {
+        id -> Text,
+        store_id -> Text,
+        principal -> Text,
+        idem_key -> Text,
+        fingerprint -> Text,
+        actor_id -> Nullable<Text>,
+        file_format -> Text,
+        status -> Text,
+        rows_total -> BigInt,
+        rows_processed -> BigInt,
+        errors -> Text,
+        result -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
