@@ -19,6 +19,7 @@ use gloo_storage::{LocalStorage, Storage};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::RefCell;
+use wasm_bindgen::JsCast;
 use yew::Callback;
 
 /// Every endpoint lives under this prefix, on the origin that served the app.
@@ -680,6 +681,303 @@ pub mod club {
     pub async fn checkout(body: &CheckoutRequest, key: &str) -> Result<ReceiptDto, ApiError> {
         send_keyed("/checkouts", body, key).await
     }
+
+    /// The club's figures for `[from, to)` with one row per day (or month) for the charts.
+    pub async fn statistics(
+        filter: &crate::reports::ReportFilter,
+    ) -> Result<dms_api_types::membership::StatisticsReportDto, ApiError> {
+        get_json(&filter.membership_path()).await
+    }
+}
+
+// ---- CRM ----
+
+pub mod crm {
+    use super::*;
+    use dms_api_types::crm::{
+        AssignRequest, ComplaintDto, ComplaintPage, ComplaintStatsDto, CompleteTaskRequest,
+        ConfirmRequest, ConvertRequest, CrmCustomerDto, CrmStatsDto, Customer360Dto,
+        LeadContactRequest, LeadDto, LeadPage, LostRequest, MergeReportDto, MergeRequest,
+        NewCustomerRequest, OpenComplaintRequest, ResolveRequest, SatisfactionDto, TaskDto,
+        TaskPage,
+    };
+
+    fn id(s: &str) -> String {
+        encode_query_value(s)
+    }
+
+    pub async fn customer_360(customer_id: &str) -> Result<Customer360Dto, ApiError> {
+        get_json(&format!("/customers/{}/360", id(customer_id))).await
+    }
+
+    /// `POST /customers` with the whole record (409 `duplicate_suspected` lists likely twins).
+    pub async fn create_customer(body: &NewCustomerRequest) -> Result<CrmCustomerDto, ApiError> {
+        send_json(Method::POST, "/customers", body).await
+    }
+
+    /// Merges `merged_id` into `survivor_id` (a manager's action).
+    pub async fn merge(survivor_id: &str, merged_id: &str) -> Result<MergeReportDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/customers/{}/merge", id(survivor_id)),
+            &MergeRequest {
+                merged_id: merged_id.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// The caller's open follow-up tasks due on or before `day` (today's queue).
+    pub async fn my_tasks_due(day: &str) -> Result<TaskPage, ApiError> {
+        get_json(&with_query(
+            "/tasks",
+            &[
+                ("mine", Some("true")),
+                ("due_on_or_before", Some(day)),
+                ("limit", Some("200")),
+            ],
+        ))
+        .await
+    }
+
+    pub async fn complete_task(
+        task_id: &str,
+        body: &CompleteTaskRequest,
+    ) -> Result<TaskDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/tasks/{}/outcome", id(task_id)),
+            body,
+        )
+        .await
+    }
+
+    /// Open leads (`overdue`: only those whose follow-up date has passed).
+    pub async fn leads(overdue: bool) -> Result<LeadPage, ApiError> {
+        get_json(&with_query(
+            "/leads",
+            &[
+                ("status", (!overdue).then_some("open")),
+                ("overdue", overdue.then_some("true")),
+                ("limit", Some("200")),
+            ],
+        ))
+        .await
+    }
+
+    pub async fn lead_contact(
+        lead_id: &str,
+        body: &LeadContactRequest,
+    ) -> Result<LeadDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/leads/{}/contacts", id(lead_id)),
+            body,
+        )
+        .await
+    }
+
+    pub async fn lead_lost(lead_id: &str, reason: &str) -> Result<LeadDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/leads/{}/lost", id(lead_id)),
+            &LostRequest {
+                reason: reason.to_string(),
+            },
+        )
+        .await
+    }
+
+    pub async fn lead_convert(lead_id: &str, customer_id: &str) -> Result<LeadDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/leads/{}/convert", id(lead_id)),
+            &ConvertRequest {
+                customer_id: customer_id.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// Complaints, newest page first (`status`: `open`, `resolved`, `closed` or all).
+    pub async fn complaints(
+        status: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<ComplaintPage, ApiError> {
+        get_json(&with_query(
+            "/complaints",
+            &[
+                ("status", status),
+                ("cursor", cursor),
+                ("limit", Some(PAGE_SIZE)),
+            ],
+        ))
+        .await
+    }
+
+    pub async fn open_complaint(body: &OpenComplaintRequest) -> Result<ComplaintDto, ApiError> {
+        send_json(Method::POST, "/complaints", body).await
+    }
+
+    pub async fn assign_complaint(
+        complaint_id: &str,
+        staff_id: &str,
+    ) -> Result<ComplaintDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/complaints/{}/assign", id(complaint_id)),
+            &AssignRequest {
+                staff_id: staff_id.to_string(),
+            },
+        )
+        .await
+    }
+
+    pub async fn resolve_complaint(
+        complaint_id: &str,
+        resolution: &str,
+    ) -> Result<ComplaintDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/complaints/{}/resolve", id(complaint_id)),
+            &ResolveRequest {
+                resolution: resolution.to_string(),
+            },
+        )
+        .await
+    }
+
+    pub async fn confirm_complaint(
+        complaint_id: &str,
+        satisfied: bool,
+    ) -> Result<ComplaintDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/complaints/{}/confirm", id(complaint_id)),
+            &ConfirmRequest { satisfied },
+        )
+        .await
+    }
+
+    pub async fn statistics(
+        from: &str,
+        to: &str,
+        store_id: Option<&str>,
+    ) -> Result<CrmStatsDto, ApiError> {
+        get_json(&with_query(
+            "/crm/statistics",
+            &[
+                ("from", Some(from)),
+                ("to", Some(to)),
+                ("store_id", store_id),
+            ],
+        ))
+        .await
+    }
+
+    pub async fn satisfaction(from: &str, to: &str) -> Result<SatisfactionDto, ApiError> {
+        get_json(&with_query(
+            "/satisfaction",
+            &[
+                ("from", Some(from)),
+                ("to", Some(to)),
+                ("by", Some("store")),
+            ],
+        ))
+        .await
+    }
+
+    pub async fn complaint_statistics(from: &str, to: &str) -> Result<ComplaintStatsDto, ApiError> {
+        get_json(&with_query(
+            "/complaints/statistics",
+            &[("from", Some(from)), ("to", Some(to))],
+        ))
+        .await
+    }
+}
+
+// ---- files ----
+
+/// Reads an answer's bytes (an export), with the bearer and the refresh-on-401 retry.
+async fn get_bytes(path: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
+    let mut retried = false;
+    loop {
+        let tokens = stored_tokens();
+        let access = tokens.as_ref().map(|t| t.access_token.clone());
+        let mut builder = RequestBuilder::new(&format!("{API_BASE}{path}")).method(Method::GET);
+        if let Some(token) = access.as_deref() {
+            builder = builder.header("Authorization", &format!("Bearer {token}"));
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        let status = response.status();
+        match next_step(status, path, retried, tokens.is_some()) {
+            Next::Done => {}
+            Next::Expired => return Err(session_expired()),
+            Next::RefreshAndRetry => {
+                match refresh(access.as_deref()).await {
+                    Refreshed::Yes => retried = true,
+                    Refreshed::Refused => return Err(session_expired()),
+                    Refreshed::Failed(e) => return Err(e),
+                }
+                continue;
+            }
+        }
+        let content_type = response.headers().get("content-type");
+        if !(200..300).contains(&status) {
+            let text = response.text().await.unwrap_or_default();
+            return Err(parse_error(status, content_type.as_deref(), &text));
+        }
+        let bytes = response
+            .binary()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        return Ok((bytes, content_type));
+    }
+}
+
+/// Fetches `path` with the session and hands it to the browser as a download named
+/// `file_name` (Blob → object URL → a clicked link), so the token never appears in a URL.
+pub async fn download(path: &str, file_name: &str) -> Result<usize, ApiError> {
+    let (bytes, content_type) = get_bytes(path).await?;
+    let size = bytes.len();
+    let fail = |what: &str| ApiError::Decode(format!("download: {what}"));
+    let array = js_sys::Uint8Array::from(bytes.as_slice());
+    let parts = js_sys::Array::of1(&array);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(
+        content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream"),
+    );
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|_| fail("blob"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| fail("url"))?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| fail("document"))?;
+    let link: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|_| fail("link"))?
+        .dyn_into()
+        .map_err(|_| fail("link"))?;
+    link.set_href(&url);
+    link.set_download(file_name);
+    link.set_attribute("data-export-size", &size.to_string())
+        .map_err(|_| fail("link"))?;
+    if let Some(body) = document.body() {
+        let _ = body.append_child(&link);
+        link.click();
+        let _ = body.remove_child(&link);
+    }
+    // Revoked later: revoking right after the click may cancel the download in some browsers.
+    gloo_timers::callback::Timeout::new(60_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
+    Ok(size)
 }
 
 /// Ends this session on the server (best effort) and forgets the tokens either way.
