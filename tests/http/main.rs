@@ -6,6 +6,7 @@
 mod auth;
 mod crm;
 mod input;
+mod member_import;
 mod membership;
 mod openapi;
 mod routes;

@@ -687,8 +687,9 @@ fn validate(
                     None
                 }
                 Some(d) => {
-                    // Valid through the whole day.
-                    let t = d.and_hms_opt(23, 59, 59).unwrap_or_default();
+                    // Valid through the whole day in the stores' time (Beijing, UTC+8).
+                    let t =
+                        d.and_hms_opt(23, 59, 59).unwrap_or_default() - chrono::Duration::hours(8);
                     if t <= now {
                         err(
                             Column::ExpiresOn,

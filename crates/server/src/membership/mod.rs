@@ -22,6 +22,7 @@ mod members;
 mod money;
 mod pin;
 mod seed;
+mod transfer;
 
 use crate::config::EnvLookup;
 use crate::error::ApiError;
@@ -94,6 +95,7 @@ impl DomainState {
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    transfer::configure(cfg);
     cfg.service(admin::get_programme)
         .service(admin::set_programme)
         .service(admin::statistics)
@@ -145,6 +147,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// points expiry, tier upgrades and expiries, and forgetting idempotency keys after 72 hours,
 /// daily at 03:00 (and once at start).
 pub fn start_jobs(state: &actix_web::web::Data<crate::AppState>) {
+    transfer::fail_interrupted(&state.pool);
     let pool = state.pool.clone();
     let at = chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap_or_default();
     crate::jobs::daily("membership-daily", at, move |_today| {
