@@ -197,7 +197,8 @@ pub fn request_id(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(|r| r.0.clone())
 }
 
-/// Who is calling, established from the bearer token.
+/// Who is calling, established from the bearer token. A card terminal is a `Staff` principal
+/// holding only the device-only role in its store; [`Caller::device`] says it is one.
 pub enum Principal {
     Staff(StaffPrincipal),
     Customer(Customer),
@@ -207,6 +208,163 @@ pub struct Caller {
     pub principal: Principal,
     pub session_id: String,
     pub request_id: Option<String>,
+    /// Set when the caller is a card terminal.
+    pub device: Option<DeviceContext>,
+}
+
+/// A card terminal's request: the device and the card whose chip it read for this request.
+#[derive(Clone)]
+pub struct DeviceContext {
+    pub device: dms_identity::Device,
+    /// The card of the `X-Card-Uid` header, checked active and unexpired (absent on the few
+    /// kiosk endpoints that concern no card).
+    pub card: Option<dms_membership::Card>,
+}
+
+/// How a kiosk endpoint names the card it concerns, so the terminal's tapped chip can be
+/// checked against it before the handler runs.
+enum CardBinding {
+    /// Concerns no card (logout, the store's bill list, request outcomes).
+    None,
+    /// The tapped card itself (summary, and bodies naming `card_id`, which the handler checks
+    /// with [`Staff::check_card`]).
+    Tapped,
+    CardPath(String),
+    MemberPath(String),
+    CheckoutPath(String),
+    Lookup {
+        number: Option<String>,
+        chip_uid: Option<String>,
+    },
+    CardQuery(Option<String>),
+}
+
+fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// The only endpoints a card terminal may call, and how each names its card. Everything else
+/// is 403 for a device token.
+fn kiosk_route(req: &HttpRequest) -> Option<CardBinding> {
+    let pattern = req.match_pattern()?;
+    let path = pattern.strip_prefix("/api/v1").unwrap_or(&pattern);
+    let id = || req.match_info().get("id").unwrap_or_default().to_string();
+    let get = req.method() == actix_web::http::Method::GET;
+    let post = req.method() == actix_web::http::Method::POST;
+    Some(match path {
+        "/auth/logout" if post => CardBinding::None,
+        "/me" if get => CardBinding::None,
+        "/kiosk/requests/{key}" if get => CardBinding::None,
+        "/bills" if get => CardBinding::None,
+        "/bills/{id}" if get => CardBinding::None,
+        "/kiosk/summary" if get => CardBinding::Tapped,
+        "/checkouts/quote" | "/checkouts" | "/bills/{id}/pay" if post => CardBinding::Tapped,
+        "/checkouts" if get => CardBinding::CardQuery(query_value(req, "card_id")),
+        "/cards/lookup" if get => CardBinding::Lookup {
+            number: query_value(req, "number"),
+            chip_uid: query_value(req, "chip_uid"),
+        },
+        "/cards/{id}" if get => CardBinding::CardPath(id()),
+        "/cards/{id}/pin/verify" | "/cards/{id}/top-ups" if post => CardBinding::CardPath(id()),
+        "/members/{id}" | "/members/{id}/points" | "/members/{id}/coupons" if get => {
+            CardBinding::MemberPath(id())
+        }
+        "/checkouts/{id}/receipt" if get => CardBinding::CheckoutPath(id()),
+        _ => return None,
+    })
+}
+
+fn uid_mismatch(what: &str) -> ApiError {
+    ApiError::Rule {
+        status: actix_web::http::StatusCode::CONFLICT,
+        code: "card_uid_mismatch",
+        title: format!("the card read at the terminal is not the {what} this request names"),
+        field: Some(crate::error::field_error(
+            dms_api_types::devices::CARD_UID_HEADER,
+            "card_uid_mismatch",
+            "the chip UID read does not belong to this card",
+        )),
+    }
+}
+
+fn uid_required() -> ApiError {
+    ApiError::invalid(
+        dms_api_types::devices::CARD_UID_HEADER,
+        "card_uid_required",
+        "a card terminal sends the chip UID it read with every request about a card",
+    )
+}
+
+/// The chip UID as cards store it: hex digits, upper case.
+fn card_uid(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get(dms_api_types::devices::CARD_UID_HEADER) else {
+        return Ok(None);
+    };
+    let v = v.to_str().map_err(|_| uid_required())?.trim();
+    if v.is_empty() || v.len() > 32 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid(
+            dms_api_types::devices::CARD_UID_HEADER,
+            "invalid",
+            "hex digits, at most 32",
+        ));
+    }
+    Ok(Some(v.to_ascii_uppercase()))
+}
+
+/// Loads an active device and checks its request's card: the tapped chip must name the card,
+/// member or checkout the request is about, and the card must be usable.
+fn device_context(
+    conn: &mut dms_db::DbConnection,
+    device_id: &str,
+    binding: &CardBinding,
+    uid: Option<&str>,
+) -> Result<Option<DeviceContext>, ApiError> {
+    let Some(device) = dms_identity::load_active_device(conn, device_id)? else {
+        return Ok(None);
+    };
+    let scope = StoreScope::Stores(vec![device.store_id.clone()]);
+    let card = match (binding, uid) {
+        (CardBinding::None, _) => None,
+        (_, None) => return Err(uid_required()),
+        (_, Some(uid)) => Some(dms_membership::pending_bills::tapped_card(
+            conn,
+            &scope,
+            &dms_core::SystemClock,
+            uid,
+        )?),
+    };
+    if let Some(c) = &card {
+        let ok = match binding {
+            CardBinding::None | CardBinding::Tapped => true,
+            CardBinding::CardPath(id) => *id == c.id,
+            CardBinding::MemberPath(id) => *id == c.member_id,
+            CardBinding::CardQuery(id) => id.as_deref() == Some(c.id.as_str()),
+            CardBinding::Lookup { number, chip_uid } => {
+                number.as_ref().is_none_or(|n| *n == c.card_no)
+                    && chip_uid.as_ref().is_none_or(|u| {
+                        c.chip_uid
+                            .as_ref()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(u))
+                    })
+            }
+            CardBinding::CheckoutPath(id) => {
+                dms_membership::pending_bills::card_of_checkout(conn, &scope, id)?.as_deref()
+                    == Some(c.id.as_str())
+            }
+        };
+        if !ok {
+            return Err(uid_mismatch(match binding {
+                CardBinding::MemberPath(_) => "member",
+                CardBinding::CheckoutPath(_) => "checkout",
+                _ => "card",
+            }));
+        }
+    }
+    Ok(Some(DeviceContext { device, card }))
 }
 
 fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
@@ -232,27 +390,43 @@ impl FromRequest for Caller {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
         let rid = request_id(req);
+        let binding = kiosk_route(req);
+        let uid = card_uid(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
             let claims = state.keys.verify(&token?)?;
             let kind = match claims.typ.as_str() {
                 "staff_access" => PrincipalKind::Staff,
                 "customer_access" => PrincipalKind::Customer,
+                "device_access" => PrincipalKind::Device,
                 _ => return Err(ApiError::Unauthorized("this token cannot be used here")),
             };
             let pool = state.pool.clone();
             let session_id = claims.sid.clone();
-            let principal = web::block(move || -> Result<Option<Principal>, ApiError> {
+            let principal = web::block(move || -> Result<_, ApiError> {
                 let mut conn = pool.get()?;
                 if !dms_identity::family_is_live(&mut conn, kind, &claims.sub, &claims.sid)? {
-                    return Ok(None);
+                    return Ok((None, None));
                 }
                 Ok(match kind {
-                    PrincipalKind::Staff => {
-                        dms_identity::load_staff_principal(&mut conn, &claims.sub)?
-                            .map(Principal::Staff)
+                    PrincipalKind::Device => {
+                        let Some(binding) = binding else {
+                            return Err(ApiError::Forbidden(
+                                "a card terminal may use only the kiosk's endpoints".into(),
+                            ));
+                        };
+                        let uid = uid?;
+                        match device_context(&mut conn, &claims.sub, &binding, uid.as_deref())? {
+                            Some(d) => (Some(Principal::Staff(d.device.principal())), Some(d)),
+                            None => (None, None),
+                        }
                     }
-                    PrincipalKind::Customer => {
+                    PrincipalKind::Staff => (
+                        dms_identity::load_staff_principal(&mut conn, &claims.sub)?
+                            .map(Principal::Staff),
+                        None,
+                    ),
+                    PrincipalKind::Customer => (
                         match dms_identity::get_customer(
                             &mut conn,
                             &StoreScope::AllStores,
@@ -261,28 +435,32 @@ impl FromRequest for Caller {
                             Ok(c) => Some(Principal::Customer(c)),
                             Err(dms_identity::IdentityError::NotFound(_)) => None,
                             Err(e) => return Err(e.into()),
-                        }
-                    }
-                    PrincipalKind::Device | PrincipalKind::Client => None,
+                        },
+                        None,
+                    ),
+                    PrincipalKind::Client => (None, None),
                 })
             })
             .await??;
+            let (principal, device) = principal;
             let principal =
                 principal.ok_or(ApiError::Unauthorized("session ended or account disabled"))?;
             Ok(Caller {
                 principal,
                 session_id,
                 request_id: rid,
+                device,
             })
         })
     }
 }
 
-/// A staff caller; customer tokens get 403 here.
+/// A staff caller, or a card terminal (with its device-only role); customer tokens get 403.
 pub struct Staff {
     pub principal: StaffPrincipal,
     pub session_id: String,
     pub request_id: Option<String>,
+    pub device: Option<DeviceContext>,
 }
 
 impl Staff {
@@ -297,7 +475,50 @@ impl Staff {
     }
 
     pub fn actor(&self) -> dms_identity::Actor {
-        self.principal.actor(self.request_id.clone())
+        match &self.device {
+            Some(d) => d.device.actor(self.request_id.clone()),
+            None => self.principal.actor(self.request_id.clone()),
+        }
+    }
+
+    /// For a card terminal: the body's `card_id` must be the card whose chip it read, and the
+    /// `terminal_id` it records must be its own. Staff pass.
+    pub fn check_card(&self, card_id: &str, terminal_id: Option<&str>) -> Result<(), ApiError> {
+        let Some(d) = &self.device else {
+            return Ok(());
+        };
+        if d.card.as_ref().is_none_or(|c| c.id != card_id) {
+            return Err(uid_mismatch("card"));
+        }
+        if terminal_id.is_some_and(|t| t != d.device.id) {
+            // Recorded on the checkout and the ledger: never another terminal's id.
+            return Err(ApiError::invalid(
+                "terminal_id",
+                "invalid",
+                "a card terminal records its own device id",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A card terminal authorises every payment with the card PIN.
+    pub fn require_pin(&self, has_pin: bool) -> Result<(), ApiError> {
+        if self.device.is_some() && !has_pin {
+            return Err(ApiError::invalid(
+                "pin",
+                "required",
+                "a card terminal pays only with the card PIN",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The terminal to record on a checkout: the device itself, else what the body says.
+    pub fn terminal_id(&self, from_body: Option<&str>) -> Option<String> {
+        match &self.device {
+            Some(d) => Some(d.device.id.clone()),
+            None => from_body.map(str::to_string),
+        }
     }
 }
 
@@ -314,6 +535,7 @@ impl FromRequest for Staff {
                     principal: p,
                     session_id: c.session_id,
                     request_id: c.request_id,
+                    device: c.device,
                 }),
                 Principal::Customer(_) => Err(ApiError::Forbidden("staff only".into())),
             }

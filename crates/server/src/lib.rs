@@ -226,6 +226,8 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         // Before `/customers/{id}`: actix takes the first match, and `/customers/search` is not
         // a customer id.
         .configure(crate::membership::configure)
+        .configure(routes::devices::configure)
+        .configure(crate::membership::bills::configure)
         .configure(crate::crm::configure)
         .service(customers::list_customers)
         .service(customers::create_customer)

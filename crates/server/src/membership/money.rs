@@ -45,6 +45,7 @@ pub async fn top_up(
 ) -> Result<HttpResponse, ApiError> {
     let scope = staff.require(Permission::MembershipTopUp)?;
     let b = body.0;
+    staff.check_card(&id, b.terminal_id.as_deref())?;
     let req = m::TopUp {
         card_id: path_id(&id, "card")?,
         amount: dto::parse_money("amount", &b.amount)?,
@@ -89,6 +90,7 @@ pub async fn quote(
     let scope = staff.require(Permission::MembershipCheckout)?;
     let b = body.0;
     let store_id = body_id("store_id", &b.store_id)?;
+    staff.check_card(&b.card_id, None)?;
     let perms = m::CheckoutPermissions {
         may_override_discount: may_override(&staff, &store_id),
     };
@@ -146,6 +148,8 @@ pub async fn checkout(
     let scope = staff.require(Permission::MembershipCheckout)?;
     let b = body.0;
     let store_id = body_id("store_id", &b.store_id)?;
+    staff.check_card(&b.card_id, b.terminal_id.as_deref())?;
+    staff.require_pin(b.pin.is_some())?;
     let perms = m::CheckoutPermissions {
         may_override_discount: may_override(&staff, &store_id),
     };
@@ -162,7 +166,7 @@ pub async fn checkout(
     let req = m::CheckoutRequest {
         card_id: body_id("card_id", &b.card_id)?,
         store_id,
-        terminal_id: b.terminal_id.clone(),
+        terminal_id: staff.terminal_id(b.terminal_id.as_deref()),
         lines: dto::lines_in(&b.lines)?,
         coupon_ids: b
             .coupon_ids

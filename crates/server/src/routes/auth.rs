@@ -142,7 +142,10 @@ pub async fn refresh(
                         Err(e) => return Err(e.into()),
                     }
                 }
-                PrincipalKind::Device | PrincipalKind::Client => false,
+                PrincipalKind::Device => {
+                    dms_identity::load_active_device(c, &principal_id)?.is_some()
+                }
+                PrincipalKind::Client => false,
             };
             if !active {
                 dms_identity::revoke_family(c, &tokens.family_id)?;
@@ -176,6 +179,14 @@ pub async fn logout(
     body: Body<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (kind, id) = match &caller.principal {
+        Principal::Staff(_) if caller.device.is_some() => (
+            PrincipalKind::Device,
+            caller
+                .device
+                .as_ref()
+                .map(|d| d.device.id.clone())
+                .unwrap_or_default(),
+        ),
         Principal::Staff(p) => (PrincipalKind::Staff, p.user.id.clone()),
         Principal::Customer(c) => (PrincipalKind::Customer, c.id.clone()),
     };

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod customers;
+pub mod devices;
 pub mod health;
 pub mod org;
 
