@@ -5,6 +5,7 @@
 
 mod auth;
 mod crm;
+mod crm_export;
 mod input;
 mod member_import;
 mod membership;

@@ -14,6 +14,7 @@
 //! the programme, coupon templates, segment issues and the gift catalogue `membership.config`.
 
 mod admin;
+pub mod bills;
 mod cards;
 mod dto;
 pub mod error;
