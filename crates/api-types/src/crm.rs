@@ -834,6 +834,25 @@ pub struct PeriodParams {
     pub by: Option<String>,
 }
 
+/// The CRM statistics as a file: the period `[from, to)`, optionally one store, and the
+/// format.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CrmExportParams {
+    pub from: NaiveDate,
+    /// Exclusive.
+    pub to: NaiveDate,
+    /// One of the caller's stores; none = every store the caller may read.
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub store_id: Option<String>,
+    /// `xlsx` (default) or `csv`.
+    #[validate(length(min = 1, max = 8))]
+    #[param(min_length = 1, max_length = 8)]
+    pub format: Option<String>,
+}
+
 // ---------------------------------------------------------------- surveys
 
 /// One question: `kind` is `csat` (1-5), `nps` (0-10), `scale` (with `min`/`max`) or `text`.

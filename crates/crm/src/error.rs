@@ -46,6 +46,9 @@ pub enum CrmError {
     /// A message provider (SMTP relay, SMS gateway) refused or could not be reached.
     #[error("delivery failed: {0}")]
     Delivery(String),
+    /// The statistics file could not be written (a spreadsheet or CSV library error).
+    #[error("export failed: {0}")]
+    Export(String),
     #[error(transparent)]
     Db(#[from] DieselError),
     #[error(transparent)]

@@ -24,6 +24,7 @@ mod complaints;
 mod customers;
 mod engine;
 mod error;
+mod export;
 mod leads;
 mod merge;
 mod outbox;
@@ -54,6 +55,9 @@ pub use customers::{
     DuplicateProbe, ImportReport, MarketingConsent, NewAddress, NewCustomer, NewPhone, SearchKind,
 };
 pub use error::{CrmError, DuplicateMatch, MatchKind};
+pub use export::{
+    care_rule_label, crm_report, refusal_label, report_csv, report_xlsx, Cell, CrmReport, Table,
+};
 pub use leads::{
     assign_lead, convert_lead, create_lead, get_lead, lead_contacts_of, lead_conversion,
     lead_grade_history, list_leads, log_lead_contact, mark_lead_lost, overdue_leads, ConversionRow,

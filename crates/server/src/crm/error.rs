@@ -57,6 +57,7 @@ impl From<CrmError> for ApiError {
                 log::warn!("crm delivery: {why}");
                 ApiError::Unavailable("the message provider could not be reached".into())
             }
+            CrmError::Export(why) => ApiError::Internal(format!("crm export: {why}")),
             CrmError::Db(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 ApiError::Conflict(field_error(
                     "id",

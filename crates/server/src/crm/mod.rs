@@ -13,6 +13,7 @@
 mod customers;
 mod dto;
 mod error;
+mod export;
 mod leads;
 mod messages;
 mod seed;
@@ -205,6 +206,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     vehicles::configure(cfg);
     leads::configure(cfg);
     service::configure(cfg);
+    export::configure(cfg);
     messages::configure(cfg);
     segments::configure(cfg);
 }
