@@ -6,10 +6,12 @@
 mod auth;
 mod crm;
 mod crm_export;
+mod devices;
 mod input;
 mod member_import;
 mod membership;
 mod openapi;
 mod routes;
 mod scope;
+mod statistics;
 mod tokens;

@@ -869,6 +869,15 @@ pub struct ProgrammeDto {
     pub programme: serde_json::Value,
 }
 
+/// How a statistics period is cut.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatisticsGranularity {
+    Day,
+    #[default]
+    Month,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -879,9 +888,42 @@ pub struct StatisticsParams {
     pub to: NaiveDate,
     /// One store; absent: every store of the caller's.
     pub store_id: Option<String>,
-    /// Also one row per UTC day (`by_day`).
+    /// Only members now in this tier (tier code, e.g. `gold`).
+    #[validate(length(min = 1, max = 64))]
+    pub tier: Option<String>,
+    /// `by_period` per `day` or `month` (default `month`; `by_day=true` means `day`).
+    pub granularity: Option<StatisticsGranularity>,
+    /// Also one row per UTC day (`by_day`); the same as `granularity=day`.
     #[serde(default)]
     pub by_day: bool,
+}
+
+/// A statistics export file's format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatisticsExportFormat {
+    #[default]
+    Xlsx,
+    Csv,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatisticsExportParams {
+    /// First day (UTC), inclusive.
+    pub from: NaiveDate,
+    /// Last day, exclusive; at most 366 days after `from`.
+    pub to: NaiveDate,
+    /// One store; absent: every store of the caller's.
+    pub store_id: Option<String>,
+    /// Only members now in this tier (tier code).
+    #[validate(length(min = 1, max = 64))]
+    pub tier: Option<String>,
+    /// Rows per `day` or `month` (default `month`).
+    pub granularity: Option<StatisticsGranularity>,
+    /// `xlsx` (default) or `csv` (UTF-8 with BOM, so Excel reads the Chinese headers).
+    pub format: Option<StatisticsExportFormat>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -915,14 +957,53 @@ pub struct DayStatisticsDto {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PeriodStatisticsDto {
+    /// `YYYY-MM-DD` (day) or `YYYY-MM` (month).
+    pub period: String,
+    pub statistics: StatisticsDto,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TierStatisticsDto {
+    /// The members' tier now.
+    pub tier_code: String,
+    pub statistics: StatisticsDto,
+}
+
+/// Net consumption of one category in completed checkouts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CategoryStatisticsDto {
+    /// `labour`, `parts`, `accessories`, `detailing`, `modification`, `vehicle` or `other`.
+    pub category: String,
+    /// Basket lines of that category.
+    pub lines: i64,
+    /// Before discounts.
+    pub gross: String,
+    /// After discounts; the categories sum to `total.checkout_total`.
+    pub net: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StatisticsReportDto {
     pub from: NaiveDate,
     pub to: NaiveDate,
+    #[serde(default)]
+    pub granularity: StatisticsGranularity,
     pub total: StatisticsDto,
+    /// Every store of the caller's (or the one asked); the stores sum to `total`.
     pub by_store: Vec<StoreStatisticsDto>,
-    /// With `by_day=true`: every day of the period; the days sum to `total`.
+    /// With `by_day=true` or `granularity=day`: every day of the period; the days sum to `total`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_day: Vec<DayStatisticsDto>,
+    /// Every day or month of the period (zeros included); they sum to `total`.
+    #[serde(default)]
+    pub by_period: Vec<PeriodStatisticsDto>,
+    /// Per tier the members are in now; the tiers sum to `total`.
+    #[serde(default)]
+    pub by_tier: Vec<TierStatisticsDto>,
+    /// Consumption per category in completed checkouts.
+    #[serde(default)]
+    pub by_category: Vec<CategoryStatisticsDto>,
 }
 
 #[cfg(test)]

@@ -1,17 +1,14 @@
-//! The programme document and the club's statistics.
+//! The programme document (the club's statistics are in `statistics`).
 
-use super::dto::{self, opt_body_id};
+use super::dto::opt_body_id;
 use crate::auth::Staff;
 use crate::error::ApiError;
 use crate::extract::{Body, QueryParams};
 use crate::AppState;
 use actix_web::{get, put, web};
-use dms_api_types::membership::{
-    DayStatisticsDto, ProgrammeDto, ProgrammeParams, SetProgrammeRequest, StatisticsParams,
-    StatisticsReportDto, StoreStatisticsDto,
-};
+use dms_api_types::membership::{ProgrammeDto, ProgrammeParams, SetProgrammeRequest};
 use dms_api_types::Problem;
-use dms_core::{StoreScope, SystemClock};
+use dms_core::SystemClock;
 use dms_identity::Permission;
 use dms_membership as m;
 
@@ -98,98 +95,4 @@ pub async fn set_programme(
         })
         .await?;
     Ok(web::Json(programme_dto(b.store_id, &saved)?))
-}
-
-fn union(a: StoreScope, b: StoreScope) -> StoreScope {
-    match (a, b) {
-        (StoreScope::AllStores, _) | (_, StoreScope::AllStores) => StoreScope::AllStores,
-        (StoreScope::Stores(mut x), StoreScope::Stores(y)) => {
-            for s in y {
-                if !x.contains(&s) {
-                    x.push(s);
-                }
-            }
-            StoreScope::Stores(x)
-        }
-    }
-}
-
-/// Member club statistics for a period.
-#[utoipa::path(
-    tag = "membership",
-    description = "Top-ups, bonus, consumption, refunds, checkouts, cards issued, points, gift redemptions and coupon use for `[from, to)` (UTC days, at most 366), in total, per store and (with `by_day=true`) per day; the totals reconcile with the ledgers.\n\n**Permission:** `membership.read` or `reports.read`.",
-    params(StatisticsParams),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = StatisticsReportDto),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such store among the caller's", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid dates", body = Problem, content_type = "application/problem+json")
-    )
-)]
-#[get("/membership/statistics")]
-pub async fn statistics(
-    state: web::Data<AppState>,
-    staff: Staff,
-    q: QueryParams<StatisticsParams>,
-) -> Result<web::Json<StatisticsReportDto>, ApiError> {
-    let scope = union(
-        staff.principal.scope(Permission::MembershipRead),
-        staff.principal.scope(Permission::ReportsRead),
-    );
-    if scope.is_empty() {
-        return Err(ApiError::Forbidden(format!(
-            "requires permission {} or {}",
-            Permission::MembershipRead,
-            Permission::ReportsRead
-        )));
-    }
-    let q = q.0;
-    if q.to <= q.from || (q.to - q.from).num_days() > 366 {
-        return Err(ApiError::invalid(
-            "to",
-            "invalid_range",
-            "after from, at most 366 days",
-        ));
-    }
-    let store = opt_body_id("store_id", q.store_id.as_ref())?;
-    let scope = scope.narrowed_to(store.as_deref());
-    if scope.is_empty() {
-        return Err(ApiError::NotFound("store"));
-    }
-    let start = q.from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let end = q.to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let (from, to, by_day) = (q.from, q.to, q.by_day);
-    let (total, by_store, days) = state
-        .db(move |c| {
-            let total = m::club_statistics(c, &scope, start, end)?;
-            let by_store = m::statistics_by_store(c, &scope, start, end)?;
-            let days = if by_day {
-                m::statistics_by_day(c, &scope, from, to)?
-            } else {
-                vec![]
-            };
-            Ok((total, by_store, days))
-        })
-        .await?;
-    Ok(web::Json(StatisticsReportDto {
-        from: q.from,
-        to: q.to,
-        total: dto::stats_dto(total),
-        by_store: by_store
-            .into_iter()
-            .map(|(store_id, s)| StoreStatisticsDto {
-                store_id,
-                statistics: dto::stats_dto(s),
-            })
-            .collect(),
-        by_day: days
-            .into_iter()
-            .map(|(day, s)| DayStatisticsDto {
-                day,
-                statistics: dto::stats_dto(s),
-            })
-            .collect(),
-    }))
 }

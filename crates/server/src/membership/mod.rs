@@ -24,6 +24,7 @@ mod money;
 mod pin;
 mod seed;
 mod transfer;
+mod statistics;
 
 use crate::config::EnvLookup;
 use crate::error::ApiError;
@@ -99,7 +100,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     transfer::configure(cfg);
     cfg.service(admin::get_programme)
         .service(admin::set_programme)
-        .service(admin::statistics)
+        .service(statistics::statistics)
+        .service(statistics::export)
         .service(members::join)
         .service(members::list)
         .service(members::get)

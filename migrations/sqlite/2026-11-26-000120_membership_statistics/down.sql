@@ -1,0 +1,13 @@
+DROP INDEX mem_checkouts_status_of;
+DROP INDEX mem_members_tier_of;
+DROP INDEX mem_cards_member_of;
+DROP INDEX mem_points_txns_member_of;
+DROP INDEX mem_sv_txns_card_of;
+DROP INDEX mem_coupons_used;
+DROP INDEX mem_gift_redemptions_stats;
+DROP INDEX mem_cards_stats;
+DROP INDEX mem_checkouts_stats;
+DROP INDEX mem_points_entries_stats;
+DROP INDEX mem_sv_entries_stats;
+DROP TRIGGER mem_checkout_lines_fill;
+DROP TABLE mem_checkout_lines;
