@@ -613,6 +613,163 @@ fn ledger_export_lists_the_card_transactions(s: &TestServer) {
     assert!(body.starts_with(b"PK"));
 }
 
+/// The owner of `phone` logged in with the code the (file) SMS sender wrote.
+fn customer_client(s: &TestServer, phone: &str) -> Client {
+    let c = s.client();
+    let r = c.post("/api/v1/auth/customer/code", &json!({ "phone": phone }));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let text = std::fs::read_to_string(&s.outbox).unwrap();
+    let line = text
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|m| m["to"] == phone)
+        .unwrap();
+    let code: String = line["text"]
+        .as_str()
+        .unwrap()
+        .split("验证码是")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let t = c.post(
+        "/api/v1/auth/customer/login",
+        &json!({"phone": phone, "code": code}),
+    );
+    assert_eq!(t.status, 200, "{}", t.body);
+    c.with_token(t.json["access_token"].as_str().unwrap())
+}
+
+fn post_key(c: &Client, path: &str, body: &Value) -> Reply {
+    let req = c
+        .request("POST", path)
+        .set("Content-Type", "application/json")
+        .set("Idempotency-Key", &key());
+    c.send(req, Some(body.to_string().as_bytes()))
+}
+
+fn web_app_additions(s: &TestServer) {
+    let admin = s.login("admin");
+    let manager = s.login("ht01.manager");
+    let cashier = s.login("ht01.cashier");
+    let (ht01, ht02) = (&s.fixture.ht01, &s.fixture.ht02);
+    let csv = "姓名,手机号,卡号,等级,储值余额\n\
+               王建国,13801012345,8800700000000001,gold,1000.00\n\
+               欧阳锋,13000000001,8800700000000002,,50.00\n";
+    assert_eq!(
+        upload(&admin, ht01, "text/csv", &key(), csv.as_bytes()).json["status"],
+        "done"
+    );
+    let csv2 = "姓名,手机号,卡号\n欧阳克,13000000002,8800700000000003\n";
+    assert_eq!(
+        upload(&admin, ht02, "text/csv", &key(), csv2.as_bytes()).json["status"],
+        "done"
+    );
+    let c1 = card_by_number(&admin, "8800700000000001");
+    let m1 = c1["member_id"].as_str().unwrap().to_string();
+
+    // Member search: name prefix, phone prefix, card number; only the caller's stores.
+    let names = |r: &Reply| -> Vec<String> {
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let ouyang = names(&admin.get("/api/v1/members?q=欧阳"));
+    assert_eq!(ouyang.len(), 2, "both stores for the admin");
+    assert_eq!(
+        names(&manager.get("/api/v1/members?q=欧阳")).len(),
+        1,
+        "HT01 only"
+    );
+    let by_phone = names(&cashier.get("/api/v1/members?q=1380101"));
+    assert_eq!(by_phone, vec![m1.clone()]);
+    let by_card = names(&cashier.get("/api/v1/members?q=8800700000000001"));
+    assert_eq!(by_card, vec![m1.clone()]);
+    cashier
+        .get("/api/v1/members?q=13")
+        .problem(422, "validation_failed");
+    // Store filter on the member and checkout lists.
+    let in_ht02 = admin.get(&format!("/api/v1/members?store_id={ht02}"));
+    let items = in_ht02.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", in_ht02.body);
+    assert_eq!(items[0]["store_id"], ht02.as_str());
+    assert_eq!(
+        names(&manager.get(&format!("/api/v1/members?store_id={ht02}"))).len(),
+        0,
+        "another store's filter shows nothing"
+    );
+
+    // Coupons carry their template's name.
+    let tpl = manager.post(
+        "/api/v1/coupon-templates",
+        &json!({"store_id": ht01, "name": "保养立减50元", "kind": "amount_off", "amount": "50.00",
+                "min_spend": "200.00", "valid_from": "2026-01-01T00:00:00Z",
+                "valid_until": "2036-01-01T00:00:00Z"}),
+    );
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let cp = cashier.post(
+        "/api/v1/coupons",
+        &json!({"template_id": tpl.json["id"], "member_id": m1}),
+    );
+    assert_eq!(cp.status, 201, "{}", cp.body);
+    assert_eq!(cp.json["name"], "保养立减50元");
+    let list = cashier.get(&format!("/api/v1/members/{m1}/coupons"));
+    assert_eq!(
+        list.json["items"][0]["name"], "保养立减50元",
+        "{}",
+        list.body
+    );
+
+    // A wrong PIN says how many attempts are left, as a field of the problem.
+    let card1 = c1["id"].as_str().unwrap();
+    let r = cashier.put(
+        &format!("/api/v1/cards/{card1}/pin"),
+        &json!({"pin": "135792"}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = cashier.post(
+        &format!("/api/v1/cards/{card1}/pin/verify"),
+        &json!({"pin": "864200"}),
+    );
+    r.problem(422, "wrong_pin");
+    assert_eq!(r.json["attempts_left"], 4, "{}", r.body);
+    assert_eq!(r.json["errors"][0]["field"], "pin");
+    assert!(!r.body.contains("864200"));
+
+    // A checkout's receipt names the member; the owner reads their own receipts only.
+    let pay = json!({"card_id": card1, "store_id": ht01, "pin": "135792",
+        "lines": [{"category": "labour", "description": "洗车", "quantity": "1", "unit_price": "100.00"}],
+        "tenders": [{"kind": "stored_value", "amount": "90.00"}]});
+    let r = post_key(&cashier, "/api/v1/checkouts", &pay);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json["member_id"], m1.as_str());
+    let checkout = r.json["checkout_id"].as_str().unwrap().to_string();
+    let receipt = format!("/api/v1/checkouts/{checkout}/receipt");
+    assert_eq!(cashier.get(&receipt).json["member_id"], m1.as_str());
+    let owner = customer_client(s, "13801012345");
+    let own = owner.get(&receipt);
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.json["basket"]["member_pays"], "90.00");
+    let stranger = customer_client(s, "13000000001");
+    stranger.get(&receipt).problem(404, "not_found");
+    s.login("ht02.cashier")
+        .get(&receipt)
+        .problem(404, "not_found");
+    let checkouts = |c: &Client, store: &str| -> usize {
+        let r = c.get(&format!("/api/v1/checkouts?store_id={store}"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json["items"].as_array().unwrap().len()
+    };
+    assert_eq!(checkouts(&admin, ht01), 1);
+    assert_eq!(checkouts(&admin, ht02), 0);
+}
+
 http_tests!(
     import_csv_links_customers_and_opens_balances,
     import_xlsx_with_english_headers,
@@ -621,4 +778,5 @@ http_tests!(
     permissions_and_store_scope,
     export_then_import_into_a_fresh_database_keeps_balances,
     ledger_export_lists_the_card_transactions,
+    web_app_additions,
 );

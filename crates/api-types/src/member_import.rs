@@ -112,3 +112,23 @@ pub struct LedgerExportParams {
     #[param(inline)]
     pub format: Option<ExportFormat>,
 }
+
+/// `GET /members`: a page of members, or the members a search finds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MemberListParams {
+    /// Search as the CRM's search box reads it: a name prefix, a phone prefix (3 digits or
+    /// more), a member card number or a plate prefix. With `q` the answer is one page of at
+    /// most `limit` (default 50) matches, without a cursor.
+    #[validate(length(min = 1, max = 100))]
+    pub q: Option<String>,
+    /// Only this store's members.
+    #[validate(length(min = 1, max = 64))]
+    pub store_id: Option<String>,
+    #[validate(length(min = 1, max = 200))]
+    pub cursor: Option<String>,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}

@@ -495,6 +495,8 @@ pub struct PricedBasketDto {
 pub struct ReceiptDto {
     pub checkout_id: String,
     pub store_id: String,
+    /// The paying member.
+    pub member_id: String,
     pub terminal_id: Option<String>,
     pub at: DateTime<Utc>,
     pub cashier: String,
@@ -534,6 +536,9 @@ crate::page_type!(CheckoutPage, CheckoutSummaryDto);
 pub struct CheckoutListParams {
     /// Only this card's checkouts.
     pub card_id: Option<String>,
+    /// Only this store's checkouts.
+    #[validate(length(min = 1, max = 64))]
+    pub store_id: Option<String>,
     #[validate(length(min = 1, max = 200))]
     pub cursor: Option<String>,
     #[validate(range(min = 1, max = 200))]
@@ -745,6 +750,8 @@ pub struct IssuedCountDto {
 pub struct CouponDto {
     pub id: String,
     pub template_id: String,
+    /// The template's name, as the member sees the coupon (e.g. "保养立减50元").
+    pub name: String,
     pub store_id: String,
     pub member_id: String,
     /// `issued`, `used` or `voided`.

@@ -135,6 +135,9 @@ pub struct PricedBasket {
 pub struct Receipt {
     pub checkout_id: String,
     pub store_id: String,
+    /// The paying member (receipts stored before it was added read it from the checkout).
+    #[serde(default)]
+    pub member_id: String,
     pub terminal_id: Option<String>,
     pub at: chrono::NaiveDateTime,
     pub cashier: String,
@@ -592,6 +595,7 @@ pub fn checkout(
         let receipt = Receipt {
             checkout_id: checkout_id.clone(),
             store_id: req.store_id.clone(),
+            member_id: member.id.clone(),
             terminal_id: req.terminal_id.clone(),
             at: now,
             cashier: actor.name.clone(),
@@ -791,20 +795,22 @@ pub fn get_receipt(
     scope: &StoreScope,
     checkout_id: &str,
 ) -> Result<Receipt> {
-    let row: Option<(String, String, String)> = mem_checkouts::table
+    let row: Option<(String, String, String, String)> = mem_checkouts::table
         .find(checkout_id)
         .select((
             mem_checkouts::store_id,
             mem_checkouts::status,
             mem_checkouts::receipt,
+            mem_checkouts::member_id,
         ))
         .first(conn)
         .optional()?;
     match row {
-        Some((store, status, doc)) if scope.allows(&store) => {
+        Some((store, status, doc, member_id)) if scope.allows(&store) => {
             let mut r: Receipt = serde_json::from_str(&doc)
                 .map_err(|e| MembershipError::Internal(format!("stored receipt: {e}")))?;
             r.voided = status == "voided";
+            r.member_id = member_id;
             Ok(r)
         }
         _ => Err(MembershipError::NotFound("checkout")),

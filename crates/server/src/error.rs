@@ -46,6 +46,13 @@ pub enum ApiError {
         title: String,
         field: Option<FieldError>,
     },
+    /// Another problem with extension members (RFC 9457 §3.2) the client acts on, e.g.
+    /// `attempts_left` on `wrong_pin`; built with [`ApiError::with_member`].
+    #[error("{inner}")]
+    Extended {
+        inner: Box<ApiError>,
+        members: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 pub fn field_error(field: &str, code: &str, message: impl Into<String>) -> FieldError {
@@ -59,6 +66,16 @@ pub fn field_error(field: &str, code: &str, message: impl Into<String>) -> Field
 impl ApiError {
     pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> ApiError {
         ApiError::Validation(vec![field_error(field, code, message)])
+    }
+
+    /// Adds a top-level member to the problem body (the standard members cannot be replaced).
+    pub fn with_member(self, name: &str, value: impl Into<serde_json::Value>) -> ApiError {
+        let (inner, mut members) = match self {
+            ApiError::Extended { inner, members } => (inner, members),
+            other => (Box::new(other), serde_json::Map::new()),
+        };
+        members.insert(name.to_string(), value.into());
+        ApiError::Extended { inner, members }
     }
 
     fn code(&self) -> &'static str {
@@ -78,6 +95,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
             ApiError::Rule { code, .. } => code,
+            ApiError::Extended { inner, .. } => inner.code(),
         }
     }
 
@@ -91,11 +109,15 @@ impl ApiError {
             ApiError::TooManyRequests(secs) => Some(format!("try again in {secs} s")),
             ApiError::MethodNotAllowed(allowed) => Some(format!("allowed: {}", allowed.join(", "))),
             ApiError::Conflict(f) => Some(f.message.clone()),
+            ApiError::Extended { inner, .. } => inner.detail(),
             _ => None,
         }
     }
 
     pub fn problem(&self) -> Problem {
+        if let ApiError::Extended { inner, .. } = self {
+            return inner.problem();
+        }
         let errors = match self {
             ApiError::Validation(e) => e.clone(),
             ApiError::Conflict(f) => vec![f.clone()],
@@ -141,12 +163,25 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Rule { status, .. } => *status,
+            ApiError::Extended { inner, .. } => inner.status_code(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         if let ApiError::Internal(why) = self {
             log::error!("internal error: {why}");
+        }
+        if let ApiError::Extended { inner, members } = self {
+            let res = inner.error_response();
+            let mut body = serde_json::to_value(self.problem()).unwrap_or_default();
+            if let Some(obj) = body.as_object_mut() {
+                for (k, v) in members {
+                    if !obj.contains_key(k) {
+                        obj.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            return res.set_body(actix_web::body::BoxBody::new(body.to_string()));
         }
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));

@@ -342,6 +342,7 @@ pub fn receipt_dto(r: m::Receipt) -> api::ReceiptDto {
     api::ReceiptDto {
         checkout_id: r.checkout_id,
         store_id: r.store_id,
+        member_id: r.member_id,
         terminal_id: r.terminal_id,
         at: from_db_time(r.at),
         cashier: r.cashier,
@@ -377,10 +378,42 @@ pub fn checkout_summary_dto(c: m::CheckoutSummary) -> api::CheckoutSummaryDto {
     }
 }
 
-pub fn coupon_dto(c: m::Coupon) -> api::CouponDto {
+/// Coupons with their template's name, looked up in one query.
+pub fn coupon_dtos(
+    conn: &mut DbConnection,
+    coupons: Vec<m::Coupon>,
+) -> Result<Vec<api::CouponDto>, ApiError> {
+    use diesel::prelude::*;
+    use dms_membership::schema::mem_coupon_templates as t;
+    let ids: Vec<String> = coupons.iter().map(|c| c.template_id.clone()).collect();
+    let names: std::collections::HashMap<String, String> = t::table
+        .filter(t::id.eq_any(ids))
+        .select((t::id, t::name))
+        .load::<(String, String)>(conn)
+        .map_err(|err| ApiError::from(m::MembershipError::from(err)))?
+        .into_iter()
+        .collect();
+    Ok(coupons
+        .into_iter()
+        .map(|c| {
+            let name = names.get(&c.template_id).cloned().unwrap_or_default();
+            coupon_dto(c, name)
+        })
+        .collect())
+}
+
+/// One coupon with its template's name.
+pub fn coupon_dto_named(conn: &mut DbConnection, c: m::Coupon) -> Result<api::CouponDto, ApiError> {
+    coupon_dtos(conn, vec![c])?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("coupon vanished".into()))
+}
+
+pub fn coupon_dto(c: m::Coupon, name: String) -> api::CouponDto {
     api::CouponDto {
         id: c.id,
         template_id: c.template_id,
+        name,
         store_id: c.store_id,
         member_id: c.member_id,
         status: c.status,

@@ -74,7 +74,8 @@ impl From<MembershipError> for ApiError {
                 "wrong_pin",
                 format!("wrong PIN; {attempts_left} attempts left before it locks"),
                 Some(("pin", "wrong PIN")),
-            ),
+            )
+            .with_member("attempts_left", attempts_left),
             MembershipError::PinLocked { until } => rule(
                 StatusCode::CONFLICT,
                 "pin_locked",

@@ -294,17 +294,11 @@ pub async fn issue_coupon(
     let actor = staff.actor();
     let cp = state
         .db(move |c| {
-            Ok(m::issue_coupon(
-                c,
-                &actor,
-                &scope,
-                &SystemClock,
-                &template,
-                &member,
-            )?)
+            let cp = m::issue_coupon(c, &actor, &scope, &SystemClock, &template, &member)?;
+            dto::coupon_dto_named(c, cp)
         })
         .await?;
-    Ok(HttpResponse::Created().json(dto::coupon_dto(cp)))
+    Ok(HttpResponse::Created().json(cp))
 }
 
 /// Issues a coupon to every member of a segment.
@@ -375,12 +369,11 @@ pub async fn member_coupons(
     let rows = state
         .db(move |c| {
             let mem = viewer.member(c, &id)?;
-            Ok(m::coupons_of_member(c, &StoreScope::AllStores, &mem.id)?)
+            let rows = m::coupons_of_member(c, &StoreScope::AllStores, &mem.id)?;
+            dto::coupon_dtos(c, rows)
         })
         .await?;
-    Ok(web::Json(CouponListDto {
-        items: rows.into_iter().map(dto::coupon_dto).collect(),
-    }))
+    Ok(web::Json(CouponListDto { items: rows }))
 }
 
 /// Voids an unused coupon.
@@ -412,17 +405,11 @@ pub async fn void_coupon(
     let actor = staff.actor();
     let cp = state
         .db(move |c| {
-            Ok(m::void_coupon(
-                c,
-                &actor,
-                &scope,
-                &SystemClock,
-                &id,
-                &reason,
-            )?)
+            let cp = m::void_coupon(c, &actor, &scope, &SystemClock, &id, &reason)?;
+            dto::coupon_dto_named(c, cp)
         })
         .await?;
-    Ok(web::Json(dto::coupon_dto(cp)))
+    Ok(web::Json(cp))
 }
 
 // ---------------------------------------------------------------- gifts

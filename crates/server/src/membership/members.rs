@@ -7,6 +7,7 @@ use crate::extract::{page_request, path_id, Body, IdempotencyKey, QueryParams};
 use crate::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
+use dms_api_types::member_import::MemberListParams;
 use dms_api_types::membership::{
     CardListDto, JoinChannel, JoinMemberRequest, MemberDto, MemberPage, MembershipSummaryDto,
     RenewRequest, RenewalMethod,
@@ -67,8 +68,8 @@ pub async fn join(
 /// Members of the caller's stores.
 #[utoipa::path(
     tag = "membership",
-    description = "Members whose store is one of the caller's, oldest first.\n\n**Permission:** `membership.read`.",
-    params(PageParams),
+    description = "Members whose store is one of the caller's (or `store_id`), oldest first. With `q`, the members the CRM's search finds (name prefix, phone prefix, member card number, plate prefix), at most `limit` (default 50), without a cursor.\n\n**Permission:** `membership.read`.",
+    params(MemberListParams),
     security(("bearer" = [])),
     responses(
         (status = 200, body = MemberPage),
@@ -81,10 +82,45 @@ pub async fn join(
 pub async fn list(
     state: web::Data<AppState>,
     staff: Staff,
-    q: QueryParams<PageParams>,
+    q: QueryParams<MemberListParams>,
 ) -> Result<web::Json<MemberPage>, ApiError> {
     let scope = staff.require(Permission::MembershipRead)?;
-    let page = page_request(&q.0)?;
+    let q = q.0;
+    let store = dto::opt_body_id("store_id", q.store_id.as_ref())?;
+    let scope = scope.narrowed_to(store.as_deref());
+    if let Some(text) = q.q {
+        let limit = q.limit.unwrap_or(50);
+        let found = state
+            .db(move |c| {
+                // Customers are searched group-wide; only members in the caller's stores are
+                // answered.
+                let customers = dms_crm::search_customers(
+                    c,
+                    &StoreScope::AllStores,
+                    &text,
+                    Some(&m::merge::CardNumbers),
+                    limit,
+                )?;
+                let mut out = Vec::new();
+                for cust in customers {
+                    match m::member_by_customer(c, &scope, &cust.id) {
+                        Ok(mm) => out.push(mm),
+                        Err(m::MembershipError::NotFound(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        return Ok(web::Json(MemberPage {
+            items: found.into_iter().map(member_dto).collect(),
+            next_cursor: None,
+        }));
+    }
+    let page = page_request(&PageParams {
+        cursor: q.cursor,
+        limit: q.limit,
+    })?;
     let (rows, next) = state
         .db(move |c| Ok(m::list_members(c, &scope, &page)?))
         .await?;

@@ -248,7 +248,7 @@ pub async fn void(
 /// The receipt of a checkout, for reprinting.
 #[utoipa::path(
     tag = "membership",
-    description = "The stored receipt; `voided` is true once the checkout was voided.\n\n**Permission:** `membership.read`.",
+    description = "The stored receipt; `voided` is true once the checkout was voided.\n\n**Permission:** `membership.read` in the checkout's store, or the paying member's own customer token (anything else reads as 404).",
     params(("id" = String, Path, description = "Checkout id")),
     security(("bearer" = [])),
     responses(
@@ -261,13 +261,24 @@ pub async fn void(
 #[get("/checkouts/{id}/receipt")]
 pub async fn receipt(
     state: web::Data<AppState>,
-    staff: Staff,
+    caller: crate::auth::Caller,
     id: web::Path<String>,
 ) -> Result<web::Json<ReceiptDto>, ApiError> {
-    let scope = staff.require(Permission::MembershipRead)?;
+    let viewer = dto::Viewer::of(&caller)?;
     let id = path_id(&id, "checkout")?;
     let r = state
-        .db(move |c| Ok(m::get_receipt(c, &scope, &id)?))
+        .db(move |c| match viewer {
+            dto::Viewer::Staff(scope) => Ok(m::get_receipt(c, &scope, &id)?),
+            // The owner reads the receipts of their own member's checkouts only.
+            dto::Viewer::Customer(own) => {
+                let all = dms_core::StoreScope::AllStores;
+                let r = m::get_receipt(c, &all, &id)?;
+                match m::get_member(c, &all, &r.member_id) {
+                    Ok(mem) if mem.customer_id == own => Ok(r),
+                    _ => Err(ApiError::NotFound("checkout")),
+                }
+            }
+        })
         .await?;
     Ok(web::Json(dto::receipt_dto(r)))
 }
@@ -275,7 +286,7 @@ pub async fn receipt(
 /// Checkouts in the caller's stores.
 #[utoipa::path(
     tag = "membership",
-    description = "Newest first, optionally of one card.\n\n**Permission:** `membership.read`.",
+    description = "Newest first, optionally of one card or one store.\n\n**Permission:** `membership.read`.",
     params(CheckoutListParams),
     security(("bearer" = [])),
     responses(
@@ -298,6 +309,8 @@ pub async fn list_checkouts(
         limit: q.limit,
     })?;
     let card = dto::opt_body_id("card_id", q.card_id.as_ref())?;
+    let store = dto::opt_body_id("store_id", q.store_id.as_ref())?;
+    let scope = scope.narrowed_to(store.as_deref());
     let (rows, next) = state
         .db(move |c| Ok(m::list_checkouts(c, &scope, card.as_deref(), &page)?))
         .await?;
