@@ -10,6 +10,7 @@ pub mod apdu;
 pub mod error;
 pub mod face;
 pub mod journal;
+pub mod kiosk;
 pub mod normalize;
 pub mod pin;
 pub mod printer;

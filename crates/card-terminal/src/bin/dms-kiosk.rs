@@ -1,6 +1,6 @@
-//! `dms-kiosk`: the service-desk terminal. The full-screen kiosk needs the member-club API,
-//! which does not exist yet; until then this binary offers the device checks an installer runs
-//! at the desk, using the same drivers the kiosk will use.
+//! `dms-kiosk`: the service-desk terminal. `dms-kiosk run CONFIG` is the full-screen kiosk
+//! (see `dms_card_terminal::kiosk`); the other commands are the device checks an installer runs
+//! at the desk, with the same drivers.
 
 use std::net::ToSocketAddrs;
 use std::path::Path;
@@ -16,6 +16,7 @@ use dms_card_terminal::reader::{CardEvent, CardReader};
 use dms_card_terminal::{Error, Result};
 
 const USAGE: &str = "\
+dms-kiosk run CONFIG              the kiosk (first start: asks for the pairing code)
 dms-kiosk readers                 list the PC/SC readers pcscd sees
 dms-kiosk watch [READER]          print card taps, UIDs and removals (Ctrl-C to stop)
 dms-kiosk wedge PATH [MAX_GAP_MS] decode card numbers from input_event records (a FIFO or
@@ -28,6 +29,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match args.as_slice() {
+        ["run", config] => dms_card_terminal::kiosk::config::KioskConfig::load(Path::new(config))
+            .and_then(dms_card_terminal::kiosk::run),
         ["readers"] => readers(),
         ["watch"] => watch(None),
         ["watch", name] => watch(Some(name)),
