@@ -278,7 +278,7 @@ fn duplicate_on_create_then_merge_moves_everything(s: &TestServer) {
                 "other_phones": [{"phone": "13500003333", "label": "旧号"}]}),
     );
     r.problem(409, "duplicate_suspected");
-    assert_eq!(r.invalid_fields(), ["phone"]);
+    assert_eq!(r.invalid_fields(), ["other_phones[0].phone"]);
     // The structured check lists the match too.
     let d = cs.post(
         "/api/v1/customers/duplicates",

@@ -5,7 +5,9 @@
 
 mod auth;
 mod crm;
+mod crm_duplicates;
 mod crm_export;
+mod crm_login;
 mod devices;
 mod input;
 mod member_import;

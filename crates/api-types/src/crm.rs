@@ -329,6 +329,10 @@ pub struct DuplicateMatchDto {
     pub name: String,
     /// `phone`, `id_number` or `vin`.
     pub matched_on: String,
+    /// The request field that matched: `phone`, `other_phones[i].phone`, `id_number`,
+    /// `vins[i]` (`phones[i]` for the duplicate check).
+    #[serde(default)]
+    pub field: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]

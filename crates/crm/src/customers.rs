@@ -403,39 +403,58 @@ pub fn find_duplicates(
     conn: &mut DbConnection,
     probe: &DuplicateProbe,
 ) -> Result<Vec<DuplicateMatch>> {
-    let mut hits: Vec<(String, MatchKind)> = Vec::new();
+    // (customer, kind, the probe's field)
+    let mut hits: Vec<(String, MatchKind, String)> = Vec::new();
+    let phone_field = |p: &str| {
+        let i = probe.phones.iter().position(|x| x == p).unwrap_or(0);
+        format!("phones[{i}]")
+    };
     if !probe.phones.is_empty() {
-        let primary: Vec<String> = customers::table
+        let primary: Vec<(String, String)> = customers::table
             .filter(customers::phone.eq_any(&probe.phones))
-            .select(customers::id)
+            .select((customers::id, customers::phone))
             .load(conn)?;
-        hits.extend(primary.into_iter().map(|id| (id, MatchKind::Phone)));
-        let other: Vec<String> = customer_phones::table
+        hits.extend(
+            primary
+                .into_iter()
+                .map(|(id, p)| (id, MatchKind::Phone, phone_field(&p))),
+        );
+        let other: Vec<(String, String)> = customer_phones::table
             .filter(customer_phones::phone.eq_any(&probe.phones))
-            .select(customer_phones::customer_id)
+            .select((customer_phones::customer_id, customer_phones::phone))
             .load(conn)?;
-        hits.extend(other.into_iter().map(|id| (id, MatchKind::Phone)));
+        hits.extend(
+            other
+                .into_iter()
+                .map(|(id, p)| (id, MatchKind::Phone, phone_field(&p))),
+        );
     }
     if let Some(idn) = &probe.id_number {
         let ids: Vec<String> = customers::table
             .filter(customers::id_number_hash.eq(idn.match_hash()))
             .select(customers::id)
             .load(conn)?;
-        hits.extend(ids.into_iter().map(|id| (id, MatchKind::IdNumber)));
+        hits.extend(
+            ids.into_iter()
+                .map(|id| (id, MatchKind::IdNumber, "id_number".to_string())),
+        );
     }
     if !probe.vins.is_empty() {
-        let ids: Vec<Option<String>> = vehicles::table
+        let rows: Vec<(Option<String>, String)> = vehicles::table
             .filter(vehicles::vin.eq_any(&probe.vins))
-            .select(vehicles::customer_id)
+            .select((vehicles::customer_id, vehicles::vin))
             .load(conn)?;
-        hits.extend(ids.into_iter().flatten().map(|id| (id, MatchKind::Vin)));
+        for (id, vin) in rows {
+            let Some(id) = id else { continue };
+            // The same VIN may be listed twice: each listing is its own field.
+            for (i, _) in probe.vins.iter().enumerate().filter(|(_, v)| **v == vin) {
+                hits.push((id.clone(), MatchKind::Vin, format!("vins[{i}]")));
+            }
+        }
     }
     let mut out: Vec<DuplicateMatch> = Vec::new();
-    for (id, kind) in hits {
-        if out
-            .iter()
-            .any(|m| m.customer_id == id && m.matched_on == kind)
-        {
+    for (id, kind, field) in hits {
+        if out.iter().any(|m| m.customer_id == id && m.field == field) {
             continue;
         }
         if let Some(c) = load_row(conn, &id)? {
@@ -445,6 +464,7 @@ pub fn find_duplicates(
                     store_id: c.store_id,
                     name: c.name,
                     matched_on: kind,
+                    field,
                 });
             }
         }
@@ -475,10 +495,13 @@ pub fn create_customer(
     let name = check_name(&new.name)?;
     let phone = check_phone(&new.phone, company)?;
     let mut others = Vec::new();
-    for p in &new.other_phones {
+    // The request's index of each further number, to name `other_phones[i].phone` in a match.
+    let mut other_at = Vec::new();
+    for (i, p) in new.other_phones.iter().enumerate() {
         let n = check_phone(&p.phone, true)?;
         if n != phone && !others.iter().any(|(x, _): &(String, String)| *x == n) {
             others.push((n, p.label.trim().to_string()));
+            other_at.push(i);
         }
     }
     let email = new.email.as_deref().map(check_email).transpose()?;
@@ -525,7 +548,7 @@ pub fn create_customer(
         }
         let mut phones = vec![phone.clone()];
         phones.extend(others.iter().map(|(p, _)| p.clone()));
-        let matches = find_duplicates(
+        let mut matches = find_duplicates(
             c,
             &DuplicateProbe {
                 phones,
@@ -533,6 +556,19 @@ pub fn create_customer(
                 vins: vins.clone(),
             },
         )?;
+        for m in &mut matches {
+            if let Some(i) = m
+                .field
+                .strip_prefix("phones[")
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|r| r.parse::<usize>().ok())
+            {
+                m.field = match i.checked_sub(1).and_then(|j| other_at.get(j)) {
+                    None => "phone".to_string(),
+                    Some(k) => format!("other_phones[{k}].phone"),
+                };
+            }
+        }
         let taken: i64 = customers::table
             .filter(customers::phone.eq(&phone))
             .count()
@@ -944,6 +980,10 @@ pub fn add_customer_phone(
         )?
         .into_iter()
         .filter(|m| m.customer_id != customer_id)
+        .map(|m| DuplicateMatch {
+            field: "phone".into(),
+            ..m
+        })
         .collect();
         if !matches.is_empty() && !allow_duplicate {
             return Err(CrmError::DuplicateSuspected { matches });

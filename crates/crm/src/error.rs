@@ -13,13 +13,16 @@ pub enum MatchKind {
     Vin,
 }
 
-/// An existing customer a new record probably duplicates.
+/// An existing customer a new record probably duplicates, once per field that matched.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DuplicateMatch {
     pub customer_id: String,
     pub store_id: String,
     pub name: String,
     pub matched_on: MatchKind,
+    /// The field of the request that matched: `phone`, `other_phones[i].phone`, `id_number`,
+    /// `vins[i]` (for a bare [`crate::DuplicateProbe`]: `phones[i]`, `id_number`, `vins[i]`).
+    pub field: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -210,6 +210,13 @@ pub fn merge_customers(
                 customers::updated_at.eq(ts),
             ))
             .execute(c)?;
+        // The merged record's owners' app sessions end now: from here on its number logs in
+        // as the survivor.
+        dms_identity::revoke_principal_sessions(
+            c,
+            dms_identity::PrincipalKind::Customer,
+            merged_id,
+        )?;
         diesel::insert_into(customer_phones::table)
             .values((
                 customer_phones::id.eq(dms_core::new_id()),

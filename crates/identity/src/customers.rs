@@ -216,6 +216,29 @@ pub fn request_login_code(
     policy: &OtpPolicy,
     phone: &str,
 ) -> Result<CodeRequest> {
+    request_code(conn, sender, policy, phone, None)
+}
+
+/// As [`request_login_code`], for a phone the caller has already resolved: `known` says
+/// whether it belongs to a customer (the CRM also knows the further numbers a merge moved
+/// to the surviving record, which `customers.phone` does not hold).
+pub fn request_login_code_for(
+    conn: &mut DbConnection,
+    sender: &dyn LoginCodeSender,
+    policy: &OtpPolicy,
+    phone: &str,
+    known: bool,
+) -> Result<CodeRequest> {
+    request_code(conn, sender, policy, phone, Some(known))
+}
+
+fn request_code(
+    conn: &mut DbConnection,
+    sender: &dyn LoginCodeSender,
+    policy: &OtpPolicy,
+    phone: &str,
+    known: Option<bool>,
+) -> Result<CodeRequest> {
     check_phone(phone)?;
     let now = Utc::now();
     let issued: Option<String> = dms_db::write_tx(conn, |c| {
@@ -238,10 +261,13 @@ pub fn request_login_code(
                 retry_after_secs: 3600,
             });
         }
-        let known: i64 = customers::table
-            .filter(customers::phone.eq(phone))
-            .count()
-            .get_result(c)?;
+        let known: i64 = match known {
+            Some(k) => i64::from(k),
+            None => customers::table
+                .filter(customers::phone.eq(phone))
+                .count()
+                .get_result(c)?,
+        };
         let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
         // Unknown numbers are throttled like real ones but get no code.
         diesel::insert_into(customer_login_codes::table)
@@ -286,6 +312,29 @@ pub fn verify_login_code(
     phone: &str,
     code: &str,
 ) -> Result<Customer> {
+    verify_code(conn, policy, phone, code, None)
+}
+
+/// As [`verify_login_code`], for a phone the caller has already resolved to `customer_id`
+/// (the CRM's login-phone rule, which knows further numbers): the code logs in as that
+/// customer; `None` (unknown number) is a wrong code.
+pub fn verify_login_code_for(
+    conn: &mut DbConnection,
+    policy: &OtpPolicy,
+    phone: &str,
+    code: &str,
+    customer_id: Option<&str>,
+) -> Result<Customer> {
+    verify_code(conn, policy, phone, code, Some(customer_id))
+}
+
+fn verify_code(
+    conn: &mut DbConnection,
+    policy: &OtpPolicy,
+    phone: &str,
+    code: &str,
+    resolved: Option<Option<&str>>,
+) -> Result<Customer> {
     check_phone(phone)?;
     let now = to_db_time(Utc::now());
     let outcome = dms_db::write_tx(conn, |c| -> Result<CodeCheck> {
@@ -317,11 +366,19 @@ pub fn verify_login_code(
         diesel::update(customer_login_codes::table.find(&id))
             .set(customer_login_codes::consumed_at.eq(now))
             .execute(c)?;
-        let customer = customers::table
-            .filter(customers::phone.eq(phone))
-            .select(Customer::as_select())
-            .first(c)
-            .optional()?;
+        let customer = match resolved {
+            None => customers::table
+                .filter(customers::phone.eq(phone))
+                .select(Customer::as_select())
+                .first(c)
+                .optional()?,
+            Some(None) => None,
+            Some(Some(id)) => customers::table
+                .find(id)
+                .select(Customer::as_select())
+                .first(c)
+                .optional()?,
+        };
         Ok(customer.map(CodeCheck::Ok).unwrap_or(CodeCheck::Wrong))
     })?;
     match outcome {

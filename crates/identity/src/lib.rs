@@ -17,8 +17,9 @@ mod stores;
 
 pub use audit::{list_audit, record_audit, Actor, AuditEntry, AuditFilter, NewAudit};
 pub use customers::{
-    create_customer, get_customer, list_customers, request_login_code, verify_login_code,
-    CodeRequest, Customer, FileCodeSender, LoginCodeSender, NewCustomer, OtpPolicy,
+    create_customer, get_customer, list_customers, request_login_code, request_login_code_for,
+    verify_login_code, verify_login_code_for, CodeRequest, Customer, FileCodeSender,
+    LoginCodeSender, NewCustomer, OtpPolicy,
 };
 pub use devices::{
     create_device, get_device, list_devices, load_active_device, pair_device, revoke_device,

@@ -46,6 +46,15 @@ pub enum ApiError {
         title: String,
         field: Option<FieldError>,
     },
+    /// As `Rule`, where several fields are to blame (a likely duplicate customer matched on
+    /// the phone, the ID number and a VIN): one entry in `errors` per field.
+    #[error("{title}")]
+    RuleFields {
+        status: StatusCode,
+        code: &'static str,
+        title: String,
+        fields: Vec<FieldError>,
+    },
     /// Another problem with extension members (RFC 9457 §3.2) the client acts on, e.g.
     /// `attempts_left` on `wrong_pin`; built with [`ApiError::with_member`].
     #[error("{inner}")]
@@ -94,7 +103,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
-            ApiError::Rule { code, .. } => code,
+            ApiError::Rule { code, .. } | ApiError::RuleFields { code, .. } => code,
             ApiError::Extended { inner, .. } => inner.code(),
         }
     }
@@ -122,6 +131,7 @@ impl ApiError {
             ApiError::Validation(e) => e.clone(),
             ApiError::Conflict(f) => vec![f.clone()],
             ApiError::Rule { field: Some(f), .. } => vec![f.clone()],
+            ApiError::RuleFields { fields, .. } => fields.clone(),
             // Whole-body faults still name what was wrong, so every 4xx has a field list.
             ApiError::MalformedBody(why) => vec![field_error("body", "malformed_json", why)],
             ApiError::BodyTooLarge(limit) => vec![field_error(
@@ -162,7 +172,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Rule { status, .. } => *status,
+            ApiError::Rule { status, .. } | ApiError::RuleFields { status, .. } => *status,
             ApiError::Extended { inner, .. } => inner.status_code(),
         }
     }

@@ -80,6 +80,7 @@ pub fn match_dto(m: dms_crm::DuplicateMatch) -> DuplicateMatchDto {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
+        field: m.field,
     }
 }
 

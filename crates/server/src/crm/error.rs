@@ -24,33 +24,47 @@ impl From<CrmError> for ApiError {
             }
             CrmError::Forbidden(why) => ApiError::Forbidden(why),
             CrmError::DuplicateSuspected { matches } => {
-                // The problem's field list holds one entry (the first match's field); its message
-                // names every match as `field=customer id (name)`, so the caller can open them
-                // (or ask `POST /customers/duplicates` for the structured list).
-                let field = matches
-                    .first()
-                    .map(|m| match_field(m.matched_on))
-                    .unwrap_or("phone");
-                let list = matches
+                // One entry in `errors` per field that matched (`phone`, `other_phones[i].phone`,
+                // `id_number`, `vins[i]`), its message naming every customer it matched as
+                // `customer id (name)`, so the caller can open them (or merge).
+                let mut fields: Vec<(String, Vec<String>)> = Vec::new();
+                for m in &matches {
+                    let who = format!("{} ({})", m.customer_id, m.name);
+                    let field = if m.field.is_empty() {
+                        match_field(m.matched_on).to_string()
+                    } else {
+                        m.field.clone()
+                    };
+                    match fields.iter_mut().find(|(f, _)| *f == field) {
+                        Some((_, w)) if !w.contains(&who) => w.push(who),
+                        Some(_) => {}
+                        None => fields.push((field, vec![who])),
+                    }
+                }
+                let customers: std::collections::BTreeSet<&str> =
+                    matches.iter().map(|m| m.customer_id.as_str()).collect();
+                let list = fields
                     .iter()
-                    .map(|m| {
-                        format!(
-                            "{}={} ({})",
-                            match_field(m.matched_on),
-                            m.customer_id,
-                            m.name
-                        )
-                    })
+                    .map(|(f, w)| format!("{f}={}", w.join(", ")))
                     .collect::<Vec<_>>()
                     .join("; ");
-                ApiError::Rule {
+                ApiError::RuleFields {
                     status: StatusCode::CONFLICT,
                     code: "duplicate_suspected",
                     title: format!(
                         "likely the same customer as {} existing record(s): {list}",
-                        matches.len()
+                        customers.len()
                     ),
-                    field: Some(field_error(field, "duplicate_suspected", list)),
+                    fields: fields
+                        .into_iter()
+                        .map(|(f, w)| {
+                            field_error(
+                                &f,
+                                "duplicate_suspected",
+                                format!("already on customer {}", w.join(", ")),
+                            )
+                        })
+                        .collect(),
                 }
             }
             CrmError::Delivery(why) => {

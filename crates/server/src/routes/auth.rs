@@ -293,7 +293,10 @@ pub async fn customer_code(
     let ttl = policy.ttl.num_seconds().max(0) as u64;
     state
         .db(move |c| {
-            dms_identity::request_login_code(c, sender.as_ref(), &policy, &phone)?;
+            // The CRM's rule: the main number, or a further number a merge moved to the
+            // surviving record; a merged record is never found.
+            let known = dms_crm::customer_for_login_phone(c, &phone)?.is_some();
+            dms_identity::request_login_code_for(c, sender.as_ref(), &policy, &phone, known)?;
             Ok(())
         })
         .await?;
@@ -340,7 +343,9 @@ pub async fn customer_login(
     let ttl = chrono::Duration::hours(state.config.auth.refresh_ttl_hours);
     let (customer_id, session) = state
         .db(move |c| {
-            let customer = dms_identity::verify_login_code(c, &policy, &phone, &code)?;
+            let who = dms_crm::customer_for_login_phone(c, &phone)?;
+            let customer =
+                dms_identity::verify_login_code_for(c, &policy, &phone, &code, who.as_deref())?;
             let s = dms_identity::issue_session(c, PrincipalKind::Customer, &customer.id, ttl)?;
             Ok((customer.id, s))
         })
