@@ -694,6 +694,17 @@ fn web_app_additions(s: &TestServer) {
     cashier
         .get("/api/v1/members?q=13")
         .problem(422, "validation_failed");
+    let v = manager.post(
+        "/api/v1/vehicles",
+        &json!({
+            "store_id": ht01, "customer_id": s.fixture.customer_ht01,
+            "vin": "LVGBE40K7PG123456", "plate": "京A·12345", "brand": "丰田", "model": "凯美瑞",
+            "purchase_date": "2024-05-01", "delivery_date": "2024-05-01",
+        }),
+    );
+    assert_eq!(v.status, 201, "{}", v.body);
+    let by_plate = names(&cashier.get("/api/v1/members?q=京A1234"));
+    assert_eq!(by_plate, vec![m1.clone()]);
     // Store filter on the member and checkout lists.
     let in_ht02 = admin.get(&format!("/api/v1/members?store_id={ht02}"));
     let items = in_ht02.json["items"].as_array().unwrap();

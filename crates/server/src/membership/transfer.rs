@@ -400,7 +400,7 @@ async fn send_table(
 /// Exports members with their cards, balances and points.
 #[utoipa::path(
     tag = "membership",
-    description = "导出会员: one row per live card (a member without a card gets one row without card columns; closed and replaced cards are left out, their balance having been refunded or moved). The first ten columns are the import's (姓名, 手机号, 卡号, 芯片号, 等级, 储值余额, 赠送余额, 积分, 等级积分, 到期日), so the file imports into another store or system; then 等级名称, 会员状态, 卡状态, 入会日期, 会籍到期, 门店, 会员编号. Dates are Beijing days. `format=xlsx` (default) or `csv` (UTF-8 with BOM, streamed). Card numbers and phones are masked (`8800********1234`, `138****5678`) and chip UIDs left out unless the caller holds `membership.config` for the exported store (group-wide for an export across stores).\n\n**Permission:** `membership.read` (the caller's stores; `store_id` narrows to one).",
+    description = "导出会员: one row per live card (a member without a card gets one row without card columns; closed and replaced cards are left out, their balance having been refunded or moved). The first ten columns are the import's (姓名, 手机号, 卡号, 芯片号, 等级, 储值余额, 赠送余额, 积分, 等级积分, 到期日), so the file imports into another store or system; then 等级名称, 会员状态, 卡状态, 入会日期, 会籍到期, 门店, 会员编号. Dates are Beijing days. `format=xlsx` (default) or `csv` (UTF-8 with BOM, streamed). Card numbers and phones are masked (`8800********1234`, `138****5678`) and chip UIDs left out unless the caller holds `membership.config` for every exported store.\n\n**Permission:** `membership.read` (the caller's stores; `store_id` narrows to one).",
     params(MemberExportParams),
     security(("bearer" = [])),
     responses(
@@ -423,7 +423,12 @@ pub async fn export_members(
     let config = staff.principal.scope(Permission::MembershipConfig);
     let full_numbers = match &store_id {
         Some(s) => config.allows(s),
-        None => matches!(config, StoreScope::AllStores),
+        // Every store the export covers.
+        None => match (&config, &scope) {
+            (StoreScope::AllStores, _) => true,
+            (StoreScope::Stores(c), StoreScope::Stores(r)) => r.iter().all(|s| c.contains(s)),
+            (StoreScope::Stores(_), StoreScope::AllStores) => false,
+        },
     };
     let filter = ex::MemberExportFilter {
         store_id,
