@@ -781,6 +781,42 @@ fn web_app_additions(s: &TestServer) {
     assert_eq!(checkouts(&admin, ht02), 0);
 }
 
+fn a_job_interrupted_by_a_restart_is_failed(s: &TestServer) {
+    use dms_membership::import as im;
+    let admin = s.login("admin");
+    // A job as a server that stopped mid-run leaves it: registered, never finished.
+    let mut conn = s.db.pool.get().unwrap();
+    let created = im::create_import_job(
+        &mut conn,
+        &dms_identity::Actor::system("test"),
+        &dms_core::StoreScope::AllStores,
+        &dms_core::SystemClock,
+        "interrupted-1",
+        &im::NewImport {
+            store_id: &s.fixture.ht01,
+            format: im::FileFormat::Csv,
+            fingerprint: "x",
+            rows_total: 10,
+        },
+    )
+    .unwrap()
+    .value;
+    assert_eq!(created.status, "validating");
+    assert_eq!(
+        im::fail_interrupted_jobs(&mut conn, &dms_core::SystemClock).unwrap(),
+        1
+    );
+    let j = job(&admin, &created.id);
+    assert_eq!(j["status"], "failed");
+    assert_eq!(j["errors"][0]["code"], "interrupted");
+    assert!(j["finished_at"].is_string());
+    // Finished jobs are left alone.
+    assert_eq!(
+        im::fail_interrupted_jobs(&mut conn, &dms_core::SystemClock).unwrap(),
+        0
+    );
+}
+
 http_tests!(
     import_csv_links_customers_and_opens_balances,
     import_xlsx_with_english_headers,
@@ -790,4 +826,5 @@ http_tests!(
     export_then_import_into_a_fresh_database_keeps_balances,
     ledger_export_lists_the_card_transactions,
     web_app_additions,
+    a_job_interrupted_by_a_restart_is_failed,
 );
