@@ -11,8 +11,9 @@ ensure_rust
 ensure_web_tools
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 # The card terminal's tests run their own pcscd with the vsmartcard virtual reader, in private
-# namespaces (unshare), relayed by socat: real protocol peers, nothing shared with the host.
-apt_install pcscd vsmartcard-vpcd socat iproute2 util-linux
+# namespaces (unshare), relayed by socat: real protocol peers, nothing shared with the host;
+# the kiosk's whole-flow test drives its screens through tmux.
+apt_install pcscd vsmartcard-vpcd socat iproute2 util-linux tmux
 
 # PostgreSQL: use the one on DMS_TEST_PG_URL (default 127.0.0.1:5432), start a local cluster
 # if one is installed but down, else skip or fail.

@@ -1,4 +1,5 @@
-//! The whole kiosk flow against real peers: a real `dms serve` (SQLite, demo data), pcscd with
+//! The whole kiosk flow against real peers: a real `dms serve` (SQLite, a store, its staff and a
+//! member made through the API), pcscd with
 //! Debian's vpcd and the virtual Mifare card from `dms-test-kit`, the loopback ESC/POS printer,
 //! and `dms-kiosk run` driven through its screens in tmux (`send-keys`, `capture-pane`).
 //!
@@ -32,7 +33,7 @@ use serde_json::{json, Value};
 const KIOSK: &str = env!("CARGO_BIN_EXE_dms-kiosk");
 const UID: [u8; 4] = [0x04, 0xA2, 0x3B, 0x91];
 const PIN: &str = "246810";
-const PASSWORD: &str = "Demo@2026";
+const PASSWORD: &str = "Kiosk@2026pw";
 
 fn dms_binary() -> Option<PathBuf> {
     // target/debug/deps/kiosk_flow-… → target/debug/dms
@@ -53,6 +54,23 @@ struct Server {
     child: Child,
 }
 
+/// `dms` with the test's configuration.
+fn dms_command(dms: &Path, dir: &Path) -> Command {
+    let mut c = Command::new(dms);
+    c.current_dir(dir)
+        .env("DMS_DATABASE_URL", dir.join("dms.sqlite3"))
+        .env(
+            "DMS_JWT_SECRET",
+            "kiosk-flow-secret-0123456789abcdef0123456789",
+        )
+        .env("DMS_PIN_PEPPER", "kiosk-flow-pin-pepper-0123")
+        .env("DMS_CODE_PEPPER", "kiosk-flow-code-pepper-0123")
+        .env("DMS_WEB_ROOT", dir.join("no-web"))
+        .env("DMS_SMS_OUTBOX_FILE", dir.join("sms.jsonl"))
+        .env("RUST_LOG", "warn");
+    c
+}
+
 impl Server {
     fn start(dms: &Path, dir: &Path, port: u16) -> Server {
         let log = std::fs::OpenOptions::new()
@@ -61,7 +79,7 @@ impl Server {
             .open(dir.join("server.log"))
             .unwrap();
         let child = Command::new(dms)
-            .args(["serve", "--demo"])
+            .args(["serve"])
             .current_dir(dir)
             .env("DMS_DATABASE_URL", dir.join("dms.sqlite3"))
             .env("DMS_LISTEN", format!("127.0.0.1:{port}"))
@@ -342,13 +360,52 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     let relay = Relay::start(port);
     let printer = PrinterPeer::start(PeerMode::Ready).unwrap();
 
-    // The desk's setup: a card with this chip for a demo member of HT01, a PIN, 1000.00 on it;
-    // the manager registers the terminal.
+    // The desk's setup, through the API as a group admin would do it: a store, its manager and
+    // cashier, a member with a card carrying this chip, a PIN and 1000.00.
+    let status = dms_command(&dms, &dir)
+        .args([
+            "user",
+            "create",
+            "--username",
+            "admin",
+            "--role",
+            "group_admin",
+        ])
+        .env("DMS_NEW_USER_PASSWORD", PASSWORD)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "dms user create");
+    let admin = Api::login(&base, "admin");
+    let store = admin.send(
+        "POST",
+        "/stores",
+        json!({"code": "HT01", "name": "华通丰田4S店（朝阳）"}),
+    );
+    let store = store["id"].as_str().unwrap().to_string();
+    for (user, role) in [
+        ("ht01.manager", "store_manager"),
+        ("ht01.cashier", "cashier"),
+    ] {
+        admin.send(
+            "POST",
+            "/staff",
+            json!({"username": user, "display_name": user, "password": PASSWORD,
+                "roles": [{"role": role, "store_id": store}]}),
+        );
+    }
+    let customer = admin.send(
+        "POST",
+        "/customers",
+        json!({"store_id": store, "name": "张伟", "phone": "13800138000"}),
+    );
     let cashier = Api::login(&base, "ht01.cashier");
-    let me = cashier.get("/me");
-    let store = me["stores"][0]["id"].as_str().unwrap().to_string();
-    let members = cashier.get("/members?limit=1");
-    let member = members["items"][0]["id"].as_str().unwrap().to_string();
+    let joined = cashier.send(
+        "POST",
+        "/members",
+        json!({"customer_id": customer["id"], "store_id": store, "channel": "fee", "fee_paid": "1000.00"}),
+    );
+    let member = joined["id"].as_str().unwrap().to_string();
     let card = cashier.send(
         "POST",
         "/cards",
@@ -408,8 +465,10 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     assert_eq!(mode & 0o777, 0o600);
 
     // Tap: the summary with the masked name and the balance.
+    let tapped = Instant::now();
     let link = CardLink::tap(&pcscd.slot(0), MifareClassic1k::new(UID)).unwrap();
     let s = tmux.wait_for("余额查询", wait);
+    let tap_to_screen = tapped.elapsed();
     assert!(s.contains("余额："), "{s}");
     assert!(s.contains('*'), "the name is masked: {s}");
 
@@ -432,10 +491,13 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
         !printer.rendering().contains("会员卡消费凭证"),
         "nothing printed before the server confirmed"
     );
-    tmux.keys(&[PIN, "Enter"]);
+    tmux.keys(&[PIN]);
+    let pin_sent = Instant::now();
+    tmux.keys(&["Enter"]);
+    let receipt = printer.wait_for("[CUT]", wait).expect("a receipt");
+    let pin_to_receipt = pin_sent.elapsed();
     let s = tmux.wait_for("支付成功", wait);
     assert!(s.contains("小票已打印"), "{s}");
-    let receipt = printer.wait_for("[CUT]", wait).expect("a receipt");
     assert!(receipt.contains("会员卡消费凭证"), "{receipt}");
     assert!(receipt.contains("自助付款"), "{receipt}");
     let paid = start_balance - balance(&cashier);
@@ -489,6 +551,16 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
         "three payments begun (wrong PIN, paid, lost answer): {journal}"
     );
 
+    // Seen from outside (card link to screen, Enter key to the printer's cut; includes
+    // pcscd's polling, tmux and the 120 ms pause after each key).
+    eprintln!(
+        "MEASURED end-to-end tap-to-summary: {} ms",
+        tap_to_screen.as_millis()
+    );
+    eprintln!(
+        "MEASURED end-to-end PIN-to-receipt: {} ms",
+        pin_to_receipt.as_millis()
+    );
     let log = std::fs::read_to_string(state.join("kiosk.log")).unwrap();
     if let Some(ms) = log_gap(&log, "tap uid", "summary shown", 0) {
         eprintln!("MEASURED tap-to-summary: {ms} ms");
