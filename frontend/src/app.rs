@@ -7,13 +7,17 @@ use crate::forms::error_message;
 use crate::i18n::{t, Key};
 use crate::pages::audit::AuditLog;
 use crate::pages::checkout::{Checkout, ReceiptPage};
+use crate::pages::complaints::Complaints;
 use crate::pages::customers::{CustomerDetail, Customers};
 use crate::pages::home::Home;
+use crate::pages::leads::LeadsBoard;
 use crate::pages::login::Login;
 use crate::pages::members::{MemberPage, MemberSearch};
 use crate::pages::placeholder::{NoAccess, NotFound};
+use crate::pages::report_charts::ReportsPage;
 use crate::pages::staff::StaffPage;
 use crate::pages::stores::Stores;
+use crate::pages::tasks::TaskQueue;
 use crate::route::{detail_id, Route};
 use crate::session::{
     load_lang, load_store, save_lang, save_store, use_lang, LangCtx, Session, StoreCtx,
@@ -255,6 +259,10 @@ fn shell(props: &ShellProps) -> Html {
             Route::ReceiptView => html! {
                 <ReceiptPage {session} checkout_id={props.detail.clone().unwrap_or_default()} />
             },
+            Route::Tasks => html! { <TaskQueue {session} /> },
+            Route::Leads => html! { <LeadsBoard {session} /> },
+            Route::Complaints => html! { <Complaints {session} /> },
+            Route::Reports => html! { <ReportsPage {session} /> },
             Route::NotFound => html! { <NotFound /> },
         }
     };

@@ -4,14 +4,14 @@
 //! functions with host-run unit tests; the components only wire it to the DOM.
 
 pub mod api;
-pub mod chart;
 pub mod app;
+pub mod chart;
 pub mod components;
 pub mod forms;
 pub mod i18n;
 pub mod money;
-pub mod reports;
 pub mod pages;
+pub mod reports;
 pub mod route;
 pub mod session;
 

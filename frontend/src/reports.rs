@@ -116,6 +116,11 @@ impl ReportFilter {
     }
 }
 
+/// Now, from the browser's clock (`chrono::Utc::now` has no clock on wasm32).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}
+
 /// Today in the browser's calendar (the store's: the desk runs in the store's time zone).
 pub fn today() -> NaiveDate {
     let now = js_sys::Date::new_0();
@@ -183,9 +188,12 @@ fn short_period(p: &str) -> String {
     }
 }
 
+/// One figure of a row (a chart line).
+type Figure = fn(&StatisticsDto) -> f64;
+
 fn series_of(
     rows: &[(String, Vec<&StatisticsDto>)],
-    lines: &[(&str, fn(&StatisticsDto) -> f64)],
+    lines: &[(&str, Figure)],
 ) -> Series {
     Series {
         labels: rows.iter().map(|(l, _)| l.clone()).collect(),

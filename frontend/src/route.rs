@@ -20,15 +20,27 @@ pub enum Route {
     Checkout,
     /// `#/receipts/<checkout id>`: a receipt, printable, voidable.
     ReceiptView,
+    /// 今日回访: the customer-service desk's follow-up queue.
+    Tasks,
+    /// 线索看板: leads by intent grade.
+    Leads,
+    /// 投诉.
+    Complaints,
+    /// 报表: charts and exports.
+    Reports,
     NotFound,
 }
 
 impl Route {
     /// The navigation entries, in order.
-    pub const NAV: [Route; 6] = [
+    pub const NAV: [Route; 10] = [
         Route::Home,
         Route::Members,
         Route::Customers,
+        Route::Tasks,
+        Route::Leads,
+        Route::Complaints,
+        Route::Reports,
         Route::Staff,
         Route::Stores,
         Route::Audit,
@@ -44,6 +56,10 @@ impl Route {
             "audit" => Route::Audit,
             "customers" => Route::Customers,
             "members" => Route::Members,
+            "tasks" => Route::Tasks,
+            "leads" => Route::Leads,
+            "complaints" => Route::Complaints,
+            "reports" => Route::Reports,
             p => match (p.split('/').next(), detail_id(p)) {
                 (Some("customers"), Some(_)) => Route::CustomerDetail,
                 (Some("members"), Some(_)) => Route::MemberDetail,
@@ -61,6 +77,10 @@ impl Route {
             Route::Staff => "#/staff",
             Route::Audit => "#/audit",
             Route::Customers | Route::CustomerDetail => "#/customers",
+            Route::Tasks => "#/tasks",
+            Route::Leads => "#/leads",
+            Route::Complaints => "#/complaints",
+            Route::Reports => "#/reports",
             Route::Members | Route::MemberDetail | Route::Checkout | Route::ReceiptView => {
                 "#/members"
             }
@@ -74,6 +94,10 @@ impl Route {
             Route::Staff => Key::NavStaff,
             Route::Audit => Key::NavAudit,
             Route::Customers | Route::CustomerDetail => Key::NavCustomers,
+            Route::Tasks => Key::NavTasks,
+            Route::Leads => Key::NavLeads,
+            Route::Complaints => Key::NavComplaints,
+            Route::Reports => Key::NavReports,
             Route::Members | Route::MemberDetail | Route::Checkout | Route::ReceiptView => {
                 Key::NavMembers
             }
@@ -90,6 +114,9 @@ impl Route {
             Route::Customers | Route::CustomerDetail => Some("customers.read"),
             Route::Members | Route::MemberDetail | Route::ReceiptView => Some("membership.read"),
             Route::Checkout => Some("membership.checkout"),
+            Route::Tasks | Route::Complaints => Some("crm.care"),
+            Route::Leads => Some("crm.leads"),
+            Route::Reports => Some("reports.read"),
         }
     }
 
@@ -210,9 +237,21 @@ mod tests {
                 "org.stores.read",
                 "org.staff.read",
                 "customers.read",
-                "membership.read"
+                "membership.read",
+                "crm.care",
+                "crm.leads",
+                "reports.read"
             ])),
             Route::NAV.to_vec()
+        );
+        assert_eq!(
+            nav_items(&perms(&["crm.care", "customers.read"])),
+            vec![
+                Route::Home,
+                Route::Customers,
+                Route::Tasks,
+                Route::Complaints
+            ]
         );
         // Write alone does not show a read page.
         assert_eq!(nav_items(&perms(&["org.stores.write"])), vec![Route::Home]);

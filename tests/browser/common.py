@@ -12,14 +12,25 @@ os.makedirs(SHOTS, exist_ok=True)
 PASSWORD = "Demo@2026"
 
 
-def chromium(width=1366, height=768):
+def chromium(width=1366, height=768, download_dir=None):
     options = webdriver.ChromeOptions()
+    if download_dir:
+        options.add_experimental_option("prefs", {
+            "download.default_directory": download_dir,
+            "download.prompt_for_download": False,
+        })
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu",
                 f"--window-size={width},{height}", "--lang=zh-CN"]:
         options.add_argument(arg)
     options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
-    return webdriver.Chrome(service=service, options=options)
+    # The browser runs in the stores' time zone, so "today" on the page is the stores' day.
+    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"),
+                      env={**os.environ, "TZ": os.environ.get("DMS_BROWSER_TZ", "Asia/Shanghai")})
+    driver = webdriver.Chrome(service=service, options=options)
+    if download_dir:
+        driver.execute_cdp_cmd("Page.setDownloadBehavior",
+                               {"behavior": "allow", "downloadPath": download_dir})
+    return driver
 
 
 def body(driver):

@@ -498,7 +498,7 @@ pub fn checkout(props: &CheckoutProps) -> Html {
         html! {
             <label class="check coupon-pick">
                 <input type="checkbox" value={cp.id.clone()} {checked} onchange={toggle} />
-                { coupon_name(&c.templates, &cp.template_id) }
+                { if cp.name.is_empty() { coupon_name(&c.templates, &cp.template_id) } else { cp.name.clone() } }
             </label>
         }
     });

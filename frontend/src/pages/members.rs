@@ -17,7 +17,6 @@ use dms_api_types::membership::{
 };
 use dms_api_types::{CustomerDto, FieldError};
 use gloo_timers::callback::Timeout;
-use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
@@ -59,30 +58,6 @@ pub struct Hit {
     pub cards: Vec<CardDto>,
 }
 
-thread_local! {
-    /// The customers loaded for phone and name search (loaded once per page visit).
-    static CUSTOMERS: RefCell<Option<Rc<Vec<CustomerDto>>>> = const { RefCell::new(None) };
-}
-
-async fn all_customers() -> Result<Rc<Vec<CustomerDto>>, ApiError> {
-    if let Some(list) = CUSTOMERS.with(|c| c.borrow().clone()) {
-        return Ok(list);
-    }
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..20 {
-        let page = api::customers(cursor.as_deref()).await?;
-        all.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    let list = Rc::new(all);
-    CUSTOMERS.with(|c| *c.borrow_mut() = Some(list.clone()));
-    Ok(list)
-}
-
 async fn search(query: Query, can_read_customers: bool) -> Result<Vec<Hit>, ApiError> {
     let mut hits: Vec<Hit> = Vec::new();
     if let Query::Digits(digits) = &query {
@@ -112,33 +87,37 @@ async fn search(query: Query, can_read_customers: bool) -> Result<Vec<Hit>, ApiE
             }
         }
     }
-    if can_read_customers && query != Query::None {
-        let customers = all_customers().await?;
-        let matches: Vec<CustomerDto> = customers
+    // Name, phone, card number or plate: the server's member search (`GET /members?q=`).
+    let text = match &query {
+        Query::Digits(t) | Query::Name(t) => t.clone(),
+        Query::None => return Ok(hits),
+    };
+    let found: dms_api_types::membership::MemberPage = api::get_json(&api::with_query(
+        "/members",
+        &[("q", Some(text.as_str())), ("limit", Some("8"))],
+    ))
+    .await?;
+    for member in found.items {
+        if hits
             .iter()
-            .filter(|c| match &query {
-                Query::Digits(d) => c.phone.contains(d.as_str()),
-                Query::Name(n) => c.name.contains(n.as_str()),
-                Query::None => false,
-            })
-            .take(8)
-            .cloned()
-            .collect();
-        for c in matches {
-            if hits
-                .iter()
-                .any(|h| h.customer.as_ref().is_some_and(|x| x.id == c.id))
-            {
-                continue;
-            }
-            let summary = club::membership_of(&c.id).await.ok();
-            let (member, cards) = summary.map(|s| (s.member, s.cards)).unwrap_or_default();
-            hits.push(Hit {
-                customer: Some(c),
-                member,
-                cards,
-            });
+            .any(|h| h.member.as_ref().is_some_and(|x| x.id == member.id))
+        {
+            continue;
         }
+        let customer = if can_read_customers {
+            api::customer(&member.customer_id).await.ok()
+        } else {
+            None
+        };
+        let cards = club::cards_of(&member.id)
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        hits.push(Hit {
+            customer,
+            member: Some(member),
+            cards,
+        });
     }
     Ok(hits)
 }
@@ -479,6 +458,13 @@ pub fn member_page(props: &MemberPageProps) -> Html {
         Some(Ok(d)) => d.clone(),
     };
     let m = &d.member;
+    let desk = html! {
+        <crate::pages::member_actions::MemberDesk member_id={m.id.clone()} redeemable_points={m.redeemable_points}
+            entitlements={d.entitlements.iter().map(|e| (e.code.clone(), e.name.clone(), e.left)).collect::<Vec<_>>()}
+            can_checkout={can_checkout} can_cards={session.can("membership.cards")}
+            can_override={session.can("membership.override")}
+            on_done={let version = version.clone(); Callback::from(move |()| version.set(*version + 1))} />
+    };
     let rules = bonus_rules(&d.programme);
     let amount_fen = parse_fen(&draft.amount).filter(|f| *f > 0);
     let bonus = amount_fen.and_then(|a| topup_bonus(&rules, a));
@@ -1200,7 +1186,7 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                         <ul class="list" id="coupon-list">
                             { for d.coupons.iter().map(|c| html! {
                                 <li>
-                                    <span>{ coupon_name(&d.templates, &c.template_id) }</span>
+                                    <span>{ if c.name.is_empty() { coupon_name(&d.templates, &c.template_id) } else { c.name.clone() } }</span>
                                     <span class={classes!("badge", if c.status == "issued" { "ok" } else { "muted" })}>{ code_name(lang, &c.status) }</span>
                                 </li>
                             }) }
@@ -1227,6 +1213,7 @@ pub fn member_page(props: &MemberPageProps) -> Html {
                         </table>
                     }
                 </div>
+                { desk }
                 <div class="card wide">
                     <h2>{ t(lang, Key::CheckoutHistory) }</h2>
                     if d.checkouts.is_empty() {

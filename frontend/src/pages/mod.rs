@@ -1,9 +1,14 @@
 pub mod audit;
 pub mod checkout;
+pub mod complaints;
 pub mod customers;
 pub mod home;
+pub mod leads;
 pub mod login;
+pub mod member_actions;
 pub mod members;
 pub mod placeholder;
+pub mod report_charts;
 pub mod staff;
 pub mod stores;
+pub mod tasks;
