@@ -2,15 +2,15 @@
 //! checkouts, card issuance, points earned and spent, gift redemptions, coupon use; in total,
 //! per store, per day or month, per tier, and consumption per category.
 //!
-//! Each source is read with one SQL aggregate grouped by (store, period, tier), so the work in
-//! the database is one index range scan per source and what comes back is a few hundred rows
-//! whatever the volume; the total and every breakdown are folded from those same cells, so they
-//! sum to each other exactly. Money figures are sums of ledger entries by counter account, so
-//! they reconcile with the ledgers and the card balances (tests check both).
-//!
-//! "Tier" is the member's tier now (the ledgers do not record the tier at the time); the
-//! category breakdown is the net of the lines of completed checkouts (`mem_checkout_lines`,
-//! filled from the receipt by a trigger, see migration `000120_membership_statistics`).
+//! The report ([`statistics_report`], whole UTC days) reads `mem_stat_facts`: one row per
+//! movement it counts, written by triggers in the same transaction as the movement (migration
+//! `000120_membership_statistics`), carrying the day, the store and the member's tier at that
+//! moment. A month is then one range scan of the facts' index, grouped in index order, whatever
+//! the size of the ledgers; the total and every breakdown are folded from the same cells, so
+//! they sum to each other exactly. [`club_statistics`] and [`statistics_by_store`] take any
+//! instants and sum the ledgers themselves (tiers as they are now): for short windows. Money
+//! figures are sums of ledger entries by counter account; tests check that the report equals
+//! sums taken independently from the ledger rows.
 
 use crate::error::{MembershipError, Result};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
@@ -180,17 +180,6 @@ struct Dialect {
 }
 
 impl Dialect {
-    /// SQLite's planner would rather read `card_id IS NULL` through the card index (half the
-    /// ledger) than the period's range, and the unique primary key rather than the covering
-    /// (id, ...) index: name the index (migration 000120) so the plan stays the fast one.
-    fn idx(&self, name: &str) -> String {
-        if self.pg {
-            String::new()
-        } else {
-            format!(" INDEXED BY {name}")
-        }
-    }
-
     fn period(&self, col: &str) -> String {
         match (self.pg, self.granularity) {
             // SQLite keeps timestamps as `YYYY-MM-DD HH:MM:SS[.ffffff]` text.
@@ -246,32 +235,123 @@ fn period_keys(from: NaiveDate, to: NaiveDate, g: Granularity) -> Vec<String> {
     out
 }
 
-fn day_start(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+/// Stored-value counter entries, by account, into the figures they feed. Counter accounts
+/// carry the opposite sign of the card side.
+fn add_sv(s: &mut ClubStatistics, account: &str, amount: i64) {
+    if account.starts_with("tender:") {
+        s.topped_up = Money::from_fen(s.topped_up.fen() - amount);
+    } else if account == "bonus_promotion" {
+        s.bonus_granted = Money::from_fen(s.bonus_granted.fen() - amount);
+    } else if account == "sales" {
+        s.consumed = Money::from_fen(s.consumed.fen() + amount);
+    } else if account.starts_with("refund:") {
+        s.refunded = Money::from_fen(s.refunded.fen() + amount);
+    } else if account == "bonus_forfeit" || account == "bonus_expired" {
+        s.bonus_forfeited = Money::from_fen(s.bonus_forfeited.fen() + amount);
+    }
 }
 
-/// The cells of `[from, to)` over the stores in scope, and the consumption per category.
-fn cells(
+/// Redeemable-points counter entries, by account.
+fn add_points(s: &mut ClubStatistics, account: &str, amount: i64) {
+    match account {
+        "earned" => s.points_earned -= amount,
+        "redeemed" => s.points_redeemed += amount,
+        _ => {}
+    }
+}
+
+/// The report's cells for the UTC days `[from, to)`, from the facts table (migration 000120):
+/// one range scan of its (day, store, tier, metric) index, grouped in index order; the
+/// days are rolled up to months here.
+fn fact_cells(
     conn: &mut DbConnection,
     scope: &StoreScope,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    from: NaiveDate,
+    to: NaiveDate,
     tier: Option<&str>,
     granularity: Granularity,
 ) -> Result<(
     BTreeMap<CellKey, ClubStatistics>,
     BTreeMap<String, CategoryConsumption>,
 )> {
+    let mut args = vec![
+        Arg::Text(from.format("%Y-%m-%d").to_string()),
+        Arg::Text(to.format("%Y-%m-%d").to_string()),
+    ];
+    let w = filters(scope, tier, "store_id", "tier_code", &mut args);
+    let sql = format!(
+        "SELECT store_id, day AS period, tier_code AS tier, metric AS k, \
+         CAST(SUM(amount) AS BIGINT) AS amount, CAST(SUM(extra) AS BIGINT) AS amount2, \
+         CAST(SUM(n) AS BIGINT) AS n \
+         FROM mem_stat_facts WHERE day >= ? AND day < ?{w} \
+         GROUP BY day, store_id, tier_code, metric"
+    );
+    let rows = dms_db::read_tx(conn, |c| load_rows(c, &sql, &args))?;
+    let mut out: BTreeMap<CellKey, ClubStatistics> = BTreeMap::new();
+    let mut cats: BTreeMap<String, CategoryConsumption> = BTreeMap::new();
+    for r in rows {
+        if let Some(cat) = r.k.strip_prefix("cat:") {
+            let e = cats
+                .entry(cat.to_string())
+                .or_insert_with(|| CategoryConsumption {
+                    category: cat.to_string(),
+                    ..Default::default()
+                });
+            e.lines += r.n;
+            e.net = Money::from_fen(e.net.fen() + r.amount);
+            e.gross = Money::from_fen(e.gross.fen() + r.amount2);
+            continue;
+        }
+        let period = match granularity {
+            Granularity::Day => r.period,
+            Granularity::Month => r.period.get(..7).unwrap_or_default().to_string(),
+        };
+        let s = out.entry((r.store_id, period, r.tier)).or_default();
+        match r.k.as_str() {
+            "checkout" => {
+                s.checkouts += r.n;
+                s.checkout_total = Money::from_fen(s.checkout_total.fen() + r.amount);
+            }
+            "checkout_voided" => s.checkouts_voided += r.n,
+            "card_issued" => s.cards_issued += r.n,
+            "gift" => {
+                s.gift_redemptions += r.n;
+                s.gift_points += r.amount;
+            }
+            "coupon_used" => s.coupons_used += r.n,
+            k => {
+                if let Some(a) = k.strip_prefix("sv:") {
+                    add_sv(s, a, r.amount);
+                } else if let Some(a) = k.strip_prefix("pt:") {
+                    add_points(s, a, r.amount);
+                }
+            }
+        }
+    }
+    // A category whose lines were all voided is no longer there.
+    cats.retain(|_, c| c.lines != 0);
+    Ok((out, cats))
+}
+
+/// The cells of `[from, to)` (any instants) over the stores in scope, summed from the ledgers
+/// and the tables themselves, with the members' tiers as they are now. For short windows; the
+/// report over days reads the facts instead.
+fn ledger_cells(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tier: Option<&str>,
+    granularity: Granularity,
+) -> Result<BTreeMap<CellKey, ClubStatistics>> {
     let d = Dialect {
         pg: matches!(conn, DbConnection::Pg(_)),
         granularity,
     };
     let (f, t) = (dms_db::to_db_time(from), dms_db::to_db_time(to));
     let mut out: BTreeMap<CellKey, ClubStatistics> = BTreeMap::new();
-    let mut cats: BTreeMap<String, CategoryConsumption> = BTreeMap::new();
     dms_db::read_tx(conn, |c| {
         out.clear();
-        cats.clear();
         let run = |c: &mut DbConnection,
                    sql: String,
                    mut args: Vec<Arg>,
@@ -293,16 +373,12 @@ fn cells(
                 "SELECT e.store_id AS store_id, {p} AS period, m.tier_code AS tier, \
                  e.account AS k, CAST(SUM(e.amount_fen) AS BIGINT) AS amount, \
                  CAST(0 AS BIGINT) AS amount2, CAST(COUNT(*) AS BIGINT) AS n \
-                 FROM mem_sv_entries e{i_e} \
-                 JOIN mem_sv_txns x{i_x} ON x.id = e.txn_id \
-                 JOIN mem_cards cd{i_cd} ON cd.id = x.card_id \
-                 JOIN mem_members m{i_m} ON m.id = cd.member_id \
+                 FROM mem_sv_entries e \
+                 JOIN mem_sv_txns x ON x.id = e.txn_id \
+                 JOIN mem_cards cd ON cd.id = x.card_id \
+                 JOIN mem_members m ON m.id = cd.member_id \
                  WHERE e.card_id IS NULL AND e.created_at >= ? AND e.created_at < ?",
                 p = d.period("e.created_at"),
-                i_e = d.idx("mem_sv_entries_stats"),
-                i_x = d.idx("mem_sv_txns_card_of"),
-                i_cd = d.idx("mem_cards_member_of"),
-                i_m = d.idx("mem_members_tier_of"),
             ),
             base(),
             "e.store_id",
@@ -311,18 +387,7 @@ fn cells(
         )?;
         for r in rows {
             let s = out.entry((r.store_id, r.period, r.tier)).or_default();
-            let a = r.k.as_str();
-            if a.starts_with("tender:") {
-                s.topped_up = Money::from_fen(s.topped_up.fen() - r.amount);
-            } else if a == "bonus_promotion" {
-                s.bonus_granted = Money::from_fen(s.bonus_granted.fen() - r.amount);
-            } else if a == "sales" {
-                s.consumed = Money::from_fen(s.consumed.fen() + r.amount);
-            } else if a.starts_with("refund:") {
-                s.refunded = Money::from_fen(s.refunded.fen() + r.amount);
-            } else if a == "bonus_forfeit" || a == "bonus_expired" {
-                s.bonus_forfeited = Money::from_fen(s.bonus_forfeited.fen() + r.amount);
-            }
+            add_sv(s, &r.k, r.amount);
         }
 
         let rows = run(
@@ -331,11 +396,9 @@ fn cells(
                 "SELECT k.store_id AS store_id, {p} AS period, m.tier_code AS tier, \
                  k.status AS k, CAST(SUM(k.total_fen) AS BIGINT) AS amount, \
                  CAST(0 AS BIGINT) AS amount2, CAST(COUNT(*) AS BIGINT) AS n \
-                 FROM mem_checkouts k{i_k} JOIN mem_members m{i_m} ON m.id = k.member_id \
+                 FROM mem_checkouts k JOIN mem_members m ON m.id = k.member_id \
                  WHERE k.created_at >= ? AND k.created_at < ?",
                 p = d.period("k.created_at"),
-                i_k = d.idx("mem_checkouts_stats"),
-                i_m = d.idx("mem_members_tier_of"),
             ),
             base(),
             "k.store_id",
@@ -358,11 +421,9 @@ fn cells(
                 "SELECT cd.store_id AS store_id, {p} AS period, m.tier_code AS tier, \
                  '' AS k, CAST(0 AS BIGINT) AS amount, CAST(0 AS BIGINT) AS amount2, \
                  CAST(COUNT(*) AS BIGINT) AS n \
-                 FROM mem_cards cd{i_cd} JOIN mem_members m{i_m} ON m.id = cd.member_id \
+                 FROM mem_cards cd JOIN mem_members m ON m.id = cd.member_id \
                  WHERE cd.created_at >= ? AND cd.created_at < ?",
                 p = d.period("cd.created_at"),
-                i_cd = d.idx("mem_cards_stats"),
-                i_m = d.idx("mem_members_tier_of"),
             ),
             base(),
             "cd.store_id",
@@ -383,15 +444,12 @@ fn cells(
                 "SELECT e.store_id AS store_id, {p} AS period, m.tier_code AS tier, \
                  e.account AS k, CAST(SUM(e.amount) AS BIGINT) AS amount, \
                  CAST(0 AS BIGINT) AS amount2, CAST(COUNT(*) AS BIGINT) AS n \
-                 FROM mem_points_entries e{i_e} \
-                 JOIN mem_points_txns x{i_x} ON x.id = e.txn_id \
-                 JOIN mem_members m{i_m} ON m.id = x.member_id \
+                 FROM mem_points_entries e \
+                 JOIN mem_points_txns x ON x.id = e.txn_id \
+                 JOIN mem_members m ON m.id = x.member_id \
                  WHERE e.member_id IS NULL AND e.created_at >= ? AND e.created_at < ? \
                  AND e.track = ?",
                 p = d.period("e.created_at"),
-                i_e = d.idx("mem_points_entries_stats"),
-                i_x = d.idx("mem_points_txns_member_of"),
-                i_m = d.idx("mem_members_tier_of"),
             ),
             args,
             "e.store_id",
@@ -400,11 +458,7 @@ fn cells(
         )?;
         for r in rows {
             let s = out.entry((r.store_id, r.period, r.tier)).or_default();
-            match r.k.as_str() {
-                "earned" => s.points_earned -= r.amount,
-                "redeemed" => s.points_redeemed += r.amount,
-                _ => {}
-            }
+            add_points(s, &r.k, r.amount);
         }
 
         let rows = run(
@@ -413,11 +467,9 @@ fn cells(
                 "SELECT g.store_id AS store_id, {p} AS period, m.tier_code AS tier, \
                  '' AS k, CAST(SUM(g.points) AS BIGINT) AS amount, \
                  CAST(0 AS BIGINT) AS amount2, CAST(COUNT(*) AS BIGINT) AS n \
-                 FROM mem_gift_redemptions g{i_g} JOIN mem_members m{i_m} ON m.id = g.member_id \
+                 FROM mem_gift_redemptions g JOIN mem_members m ON m.id = g.member_id \
                  WHERE g.created_at >= ? AND g.created_at < ?",
                 p = d.period("g.created_at"),
-                i_g = d.idx("mem_gift_redemptions_stats"),
-                i_m = d.idx("mem_members_tier_of"),
             ),
             base(),
             "g.store_id",
@@ -436,11 +488,9 @@ fn cells(
                 "SELECT u.store_id AS store_id, {p} AS period, m.tier_code AS tier, \
                  '' AS k, CAST(0 AS BIGINT) AS amount, CAST(0 AS BIGINT) AS amount2, \
                  CAST(COUNT(*) AS BIGINT) AS n \
-                 FROM mem_coupons u{i_u} JOIN mem_members m{i_m} ON m.id = u.member_id \
+                 FROM mem_coupons u JOIN mem_members m ON m.id = u.member_id \
                  WHERE u.status = 'used' AND u.used_at >= ? AND u.used_at < ?",
                 p = d.period("u.used_at"),
-                i_u = d.idx("mem_coupons_used"),
-                i_m = d.idx("mem_members_tier_of"),
             ),
             base(),
             "u.store_id",
@@ -453,40 +503,9 @@ fn cells(
                 .coupons_used += r.n;
         }
 
-        // Consumption per category: lines of checkouts still completed.
-        let rows = run(
-            c,
-            format!(
-                "SELECT '' AS store_id, '' AS period, '' AS tier, l.category AS k, \
-                 CAST(SUM(l.net_fen) AS BIGINT) AS amount, \
-                 CAST(SUM(l.gross_fen) AS BIGINT) AS amount2, CAST(COUNT(*) AS BIGINT) AS n \
-                 FROM mem_checkout_lines l{i_l} \
-                 JOIN mem_checkouts k{i_k} ON k.id = l.checkout_id \
-                 JOIN mem_members m{i_m} ON m.id = k.member_id \
-                 WHERE l.created_at >= ? AND l.created_at < ? AND k.status = 'completed'",
-                i_l = d.idx("mem_checkout_lines_stats"),
-                i_k = d.idx("mem_checkouts_status_of"),
-                i_m = d.idx("mem_members_tier_of"),
-            ),
-            base(),
-            "l.store_id",
-            "m.tier_code",
-            "GROUP BY l.category",
-        )?;
-        for r in rows {
-            cats.insert(
-                r.k.clone(),
-                CategoryConsumption {
-                    category: r.k,
-                    lines: r.n,
-                    gross: Money::from_fen(r.amount2),
-                    net: Money::from_fen(r.amount),
-                },
-            );
-        }
         Ok::<_, MembershipError>(())
     })?;
-    Ok((out, cats))
+    Ok(out)
 }
 
 /// The report for `q` over the stores in `scope` (already narrowed to one store if asked).
@@ -501,14 +520,7 @@ pub fn statistics_report(
             "after from, at most 366 days",
         ));
     }
-    let (cells, cats) = cells(
-        conn,
-        scope,
-        day_start(q.from),
-        day_start(q.to),
-        q.tier.as_deref(),
-        q.granularity,
-    )?;
+    let (cells, cats) = fact_cells(conn, scope, q.from, q.to, q.tier.as_deref(), q.granularity)?;
     let mut report = StatisticsReport::default();
     let mut stores: BTreeMap<String, ClubStatistics> = store_ids(conn, scope)?
         .into_iter()
@@ -564,7 +576,7 @@ pub fn club_statistics(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<ClubStatistics> {
-    let (cells, _) = cells(conn, scope, from, to, None, Granularity::Month)?;
+    let cells = ledger_cells(conn, scope, from, to, None, Granularity::Month)?;
     let mut total = ClubStatistics::default();
     for s in cells.values() {
         total.add(s);
@@ -606,7 +618,7 @@ pub fn statistics_by_store(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(String, ClubStatistics)>> {
-    let (cells, _) = cells(conn, scope, from, to, None, Granularity::Month)?;
+    let cells = ledger_cells(conn, scope, from, to, None, Granularity::Month)?;
     let mut stores: BTreeMap<String, ClubStatistics> = store_ids(conn, scope)?
         .into_iter()
         .map(|s| (s, ClubStatistics::default()))

@@ -1,57 +1,146 @@
--- Member club statistics by SQL aggregates (crates/membership/src/statistics.rs): every source
--- is read by one range scan on created_at over an index that covers the columns the report
--- groups by. (The primary-key joins to the member's tier need no extra index here.)
-
--- Consumption per category: the lines of each checkout's receipt, one row each, written by a
--- trigger in the same transaction as the checkout (the receipt is the record of the lines).
-CREATE TABLE mem_checkout_lines (
-    checkout_id TEXT NOT NULL REFERENCES mem_checkouts(id),
-    line_no INTEGER NOT NULL,
+-- Member club statistics at scale (crates/membership/src/statistics.rs). Every movement the
+-- report counts becomes one fact row, written by a trigger in the same transaction as the
+-- movement itself: a stored-value or points counter entry, a checkout and its lines (and their
+-- reversal on a void), a card issued, a gift redemption, a coupon used (or given back). A fact
+-- carries the UTC day, the store and the member's tier at that moment, so one month of the
+-- report is one range scan of the index below, with no join. Facts are never updated: a void
+-- adds compensating rows. The report's totals are tested against sums over the ledgers.
+CREATE TABLE mem_stat_facts (
+    id BIGSERIAL PRIMARY KEY,
+    day TEXT NOT NULL,
     store_id TEXT NOT NULL,
-    member_id TEXT NOT NULL,
-    category TEXT NOT NULL,
-    gross_fen BIGINT NOT NULL,
-    net_fen BIGINT NOT NULL,
-    created_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (checkout_id, line_no)
+    tier_code TEXT NOT NULL,
+    -- sv:<counter account> | pt:<counter account> | checkout | checkout_voided | cat:<category>
+    -- | card_issued | gift | coupon_used
+    metric TEXT NOT NULL,
+    amount BIGINT NOT NULL,
+    -- cat: the lines' gross before discounts.
+    extra BIGINT NOT NULL DEFAULT 0,
+    n BIGINT NOT NULL
 );
-CREATE INDEX mem_checkout_lines_stats
-    ON mem_checkout_lines (created_at, store_id, category, net_fen, gross_fen, checkout_id);
+CREATE INDEX mem_stat_facts_day ON mem_stat_facts (day, store_id, tier_code, metric, amount, extra, n);
 
-CREATE FUNCTION mem_checkout_lines_fill() RETURNS trigger AS $$
+CREATE FUNCTION mem_stat_sv() RETURNS trigger AS $$
 BEGIN
-    INSERT INTO mem_checkout_lines
-        (checkout_id, line_no, store_id, member_id, category, gross_fen, net_fen, created_at)
-    SELECT NEW.id, (l.ord - 1)::integer, NEW.store_id, NEW.member_id,
-           COALESCE(l.v->>'category', 'other'),
-           round((l.v->>'gross')::numeric * 100)::bigint,
-           round((l.v->>'net')::numeric * 100)::bigint,
-           NEW.created_at
-    FROM jsonb_array_elements(NEW.receipt::jsonb->'basket'->'lines') WITH ORDINALITY AS l(v, ord);
+    IF NEW.card_id IS NULL THEN
+        INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+        SELECT to_char(NEW.created_at, 'YYYY-MM-DD'), NEW.store_id, m.tier_code, 'sv:' || NEW.account,
+               NEW.amount_fen, 1
+        FROM mem_sv_txns x JOIN mem_cards cd ON cd.id = x.card_id JOIN mem_members m ON m.id = cd.member_id
+        WHERE x.id = NEW.txn_id;
+    END IF;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
+CREATE TRIGGER mem_stat_sv AFTER INSERT ON mem_sv_entries FOR EACH ROW EXECUTE FUNCTION mem_stat_sv();
 
-CREATE TRIGGER mem_checkout_lines_fill AFTER INSERT ON mem_checkouts
-    FOR EACH ROW EXECUTE FUNCTION mem_checkout_lines_fill();
+CREATE FUNCTION mem_stat_points() RETURNS trigger AS $$
+BEGIN
+    IF NEW.member_id IS NULL AND NEW.track = 'redeemable' THEN
+        INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+        SELECT to_char(NEW.created_at, 'YYYY-MM-DD'), NEW.store_id, m.tier_code, 'pt:' || NEW.account,
+               NEW.amount, 1
+        FROM mem_points_txns x JOIN mem_members m ON m.id = x.member_id
+        WHERE x.id = NEW.txn_id;
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER mem_stat_points AFTER INSERT ON mem_points_entries FOR EACH ROW EXECUTE FUNCTION mem_stat_points();
 
-INSERT INTO mem_checkout_lines
-    (checkout_id, line_no, store_id, member_id, category, gross_fen, net_fen, created_at)
-SELECT k.id, (l.ord - 1)::integer, k.store_id, k.member_id,
-       COALESCE(l.v->>'category', 'other'),
-       round((l.v->>'gross')::numeric * 100)::bigint,
-       round((l.v->>'net')::numeric * 100)::bigint,
-       k.created_at
-FROM mem_checkouts AS k,
-     jsonb_array_elements(k.receipt::jsonb->'basket'->'lines') WITH ORDINALITY AS l(v, ord);
+-- A checkout's tier is the one its receipt was priced at. `dir` -1 takes a voided checkout
+-- and its lines out of the day it was made.
+CREATE FUNCTION mem_stat_checkout_facts(k mem_checkouts, dir INTEGER) RETURNS void AS $$
+DECLARE
+    doc JSONB := k.receipt::jsonb;
+    tier TEXT := COALESCE(doc->'basket'->>'tier_code', '');
+    d TEXT := to_char(k.created_at, 'YYYY-MM-DD');
+BEGIN
+    INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+    VALUES (d, k.store_id, tier, 'checkout', dir * k.total_fen, dir);
+    IF dir < 0 THEN
+        INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+        VALUES (d, k.store_id, tier, 'checkout_voided', 0, 1);
+    END IF;
+    INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, extra, n)
+    SELECT d, k.store_id, tier, 'cat:' || COALESCE(l->>'category', 'other'),
+           dir * round((l->>'net')::numeric * 100)::bigint,
+           dir * round((l->>'gross')::numeric * 100)::bigint, dir
+    FROM jsonb_array_elements(doc->'basket'->'lines') AS l;
+END
+$$ LANGUAGE plpgsql;
 
-CREATE INDEX mem_sv_entries_stats
-    ON mem_sv_entries (created_at, store_id, account, amount_fen, txn_id) WHERE card_id IS NULL;
-CREATE INDEX mem_points_entries_stats
-    ON mem_points_entries (created_at, track, store_id, account, amount, txn_id) WHERE member_id IS NULL;
-CREATE INDEX mem_checkouts_stats
-    ON mem_checkouts (created_at, store_id, status, total_fen, member_id);
-CREATE INDEX mem_cards_stats ON mem_cards (created_at, store_id, member_id);
-CREATE INDEX mem_gift_redemptions_stats
-    ON mem_gift_redemptions (created_at, store_id, member_id, points);
-CREATE INDEX mem_coupons_used ON mem_coupons (used_at, store_id, member_id) WHERE status = 'used';
+CREATE FUNCTION mem_stat_checkout() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM mem_stat_checkout_facts(NEW, 1);
+    ELSIF OLD.status = 'completed' AND NEW.status = 'voided' THEN
+        PERFORM mem_stat_checkout_facts(OLD, -1);
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER mem_stat_checkout AFTER INSERT OR UPDATE OF status ON mem_checkouts
+    FOR EACH ROW EXECUTE FUNCTION mem_stat_checkout();
+
+CREATE FUNCTION mem_stat_card() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+    SELECT to_char(NEW.created_at, 'YYYY-MM-DD'), NEW.store_id, m.tier_code, 'card_issued', 0, 1
+    FROM mem_members m WHERE m.id = NEW.member_id;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER mem_stat_card AFTER INSERT ON mem_cards FOR EACH ROW EXECUTE FUNCTION mem_stat_card();
+
+CREATE FUNCTION mem_stat_gift() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+    SELECT to_char(NEW.created_at, 'YYYY-MM-DD'), NEW.store_id, m.tier_code, 'gift', NEW.points, 1
+    FROM mem_members m WHERE m.id = NEW.member_id;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER mem_stat_gift AFTER INSERT ON mem_gift_redemptions FOR EACH ROW EXECUTE FUNCTION mem_stat_gift();
+
+CREATE FUNCTION mem_stat_coupon() RETURNS trigger AS $$
+BEGIN
+    IF NEW.status = 'used' AND OLD.status <> 'used' THEN
+        INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+        SELECT to_char(NEW.used_at, 'YYYY-MM-DD'), NEW.store_id, m.tier_code, 'coupon_used', 0, 1
+        FROM mem_members m WHERE m.id = NEW.member_id;
+    ELSIF OLD.status = 'used' AND NEW.status <> 'used' THEN
+        INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+        SELECT to_char(OLD.used_at, 'YYYY-MM-DD'), OLD.store_id, m.tier_code, 'coupon_used', 0, -1
+        FROM mem_members m WHERE m.id = OLD.member_id;
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER mem_stat_coupon AFTER UPDATE OF status ON mem_coupons FOR EACH ROW EXECUTE FUNCTION mem_stat_coupon();
+
+-- What happened before this migration (tiers as they are now).
+INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+SELECT to_char(e.created_at, 'YYYY-MM-DD'), e.store_id, m.tier_code, 'sv:' || e.account, e.amount_fen, 1
+FROM mem_sv_entries e JOIN mem_sv_txns x ON x.id = e.txn_id JOIN mem_cards cd ON cd.id = x.card_id
+    JOIN mem_members m ON m.id = cd.member_id
+WHERE e.card_id IS NULL;
+INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+SELECT to_char(e.created_at, 'YYYY-MM-DD'), e.store_id, m.tier_code, 'pt:' || e.account, e.amount, 1
+FROM mem_points_entries e JOIN mem_points_txns x ON x.id = e.txn_id JOIN mem_members m ON m.id = x.member_id
+WHERE e.member_id IS NULL AND e.track = 'redeemable';
+SELECT mem_stat_checkout_facts(k, 1) FROM mem_checkouts k WHERE k.status = 'completed';
+INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+SELECT to_char(k.created_at, 'YYYY-MM-DD'), k.store_id, COALESCE(k.receipt::jsonb->'basket'->>'tier_code', ''),
+       'checkout_voided', 0, 1
+FROM mem_checkouts k WHERE k.status = 'voided';
+INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+SELECT to_char(cd.created_at, 'YYYY-MM-DD'), cd.store_id, m.tier_code, 'card_issued', 0, 1
+FROM mem_cards cd JOIN mem_members m ON m.id = cd.member_id;
+INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+SELECT to_char(g.created_at, 'YYYY-MM-DD'), g.store_id, m.tier_code, 'gift', g.points, 1
+FROM mem_gift_redemptions g JOIN mem_members m ON m.id = g.member_id;
+INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
+SELECT to_char(u.used_at, 'YYYY-MM-DD'), u.store_id, m.tier_code, 'coupon_used', 0, 1
+FROM mem_coupons u JOIN mem_members m ON m.id = u.member_id
+WHERE u.status = 'used';
