@@ -526,7 +526,7 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     assert!(!journal.contains(PIN), "no PIN in the journal");
     server.kill();
     // The server did take the payment before it died: the restarted one shows it.
-    let _server = Server::start(&dms, &dir, port);
+    let restarted = Server::start(&dms, &dir, port);
     let cashier = Api::login(&base, "ht01.cashier");
     let after_second = balance(&cashier);
     relay.drop_answers.store(false, Ordering::SeqCst);
@@ -549,6 +549,26 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     assert_eq!(
         pairs, 3,
         "three payments begun (wrong PIN, paid, lost answer): {journal}"
+    );
+
+    // The server gone: a payment is refused, not queued; nothing is journaled.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("余额查询", wait);
+    restarted.kill();
+    tmux.keys(&["2"]);
+    tmux.wait_for("服务器：无法连接", wait);
+    let s = tmux.screen();
+    assert!(
+        !s.contains("付款金额"),
+        "no payment without the server: {s}"
+    );
+    let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
+    assert_eq!(
+        journal
+            .lines()
+            .filter(|l| l.contains("\"pending\""))
+            .count(),
+        3
     );
 
     // Seen from outside (card link to screen, Enter key to the printer's cut; includes

@@ -474,6 +474,8 @@ impl App {
                 input: String::new(),
             },
             Err(e) => {
+                // Nothing is queued: without the server there is no payment.
+                self.server_ok = !matches!(e, ApiError::Unreachable(_) | ApiError::Unknown(_));
                 self.notice = Some(explain(&e));
                 Screen::Summary
             }
