@@ -21,7 +21,7 @@ log "building the generator (release)"
 cargo build -q --release -p dms-membership --example statistics_bench
 bin="$TARGET_DIR/release/examples/statistics_bench"
 # The cached file is only good for the migrations it was made with.
-stamp=$(ls migrations/sqlite | sha256sum | cut -c1-16)
+stamp=$(cat migrations/sqlite/*/up.sql | sha256sum | cut -c1-16)
 if [ -n "${BENCH_REGENERATE:-}" ] || [ ! -f "$db" ] || [ "$(cat "$db.stamp" 2>/dev/null)" != "$stamp" ]; then
     log "generating $members members and $entries ledger entries into $db (minutes, once)"
     rm -f "$db.stamp"

@@ -895,7 +895,7 @@ pub struct StatisticsParams {
     pub to: NaiveDate,
     /// One store; absent: every store of the caller's.
     pub store_id: Option<String>,
-    /// Only members now in this tier (tier code, e.g. `gold`).
+    /// Only what members did while in this tier (tier code, e.g. `gold`).
     #[validate(length(min = 1, max = 64))]
     pub tier: Option<String>,
     /// `by_period` per `day` or `month` (default `month`; `by_day=true` means `day`).
@@ -924,7 +924,7 @@ pub struct StatisticsExportParams {
     pub to: NaiveDate,
     /// One store; absent: every store of the caller's.
     pub store_id: Option<String>,
-    /// Only members now in this tier (tier code).
+    /// Only what members did while in this tier (tier code).
     #[validate(length(min = 1, max = 64))]
     pub tier: Option<String>,
     /// Rows per `day` or `month` (default `month`).
@@ -972,7 +972,7 @@ pub struct PeriodStatisticsDto {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TierStatisticsDto {
-    /// The members' tier now.
+    /// The member tier at the time of each movement.
     pub tier_code: String,
     pub statistics: StatisticsDto,
 }
@@ -1005,7 +1005,7 @@ pub struct StatisticsReportDto {
     /// Every day or month of the period (zeros included); they sum to `total`.
     #[serde(default)]
     pub by_period: Vec<PeriodStatisticsDto>,
-    /// Per tier the members are in now; the tiers sum to `total`.
+    /// Per member tier at the time of each movement; the tiers sum to `total`.
     #[serde(default)]
     pub by_tier: Vec<TierStatisticsDto>,
     /// Consumption per category in completed checkouts.

@@ -100,7 +100,7 @@ fn main() {
                     .bind::<Integer, _>(delta)
                     .bind::<Integer, _>(aid)
                     .execute(&mut c)?;
-                    let _b: Balance =
+                    let b: Balance =
                         diesel::sql_query("SELECT abalance FROM pgbench_accounts WHERE aid = ?")
                             .bind::<Integer, _>(aid)
                             .get_result(&mut c)?;

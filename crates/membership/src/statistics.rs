@@ -79,7 +79,7 @@ pub enum Granularity {
 pub struct StatisticsQuery {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    /// Only members now in this tier.
+    /// Only what members did while in this tier.
     pub tier: Option<String>,
     pub granularity: Granularity,
 }
