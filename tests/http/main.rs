@@ -8,6 +8,7 @@ mod crm;
 mod crm_duplicates;
 mod crm_export;
 mod crm_login;
+mod crm_messages;
 mod devices;
 mod input;
 mod member_import;

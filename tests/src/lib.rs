@@ -56,6 +56,11 @@ impl TestServer {
     }
 
     pub fn start(db: TestDb) -> TestServer {
+        TestServer::start_with(db, |_| {})
+    }
+
+    /// As [`TestServer::start`], with the configuration changed by `tweak` first.
+    pub fn start_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = std::env::temp_dir().join(format!("dms-http-{}", dms_core::new_id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut config = Config {
@@ -67,6 +72,7 @@ impl TestServer {
         config.customer_login.code_pepper = Some("test-pepper-0123456789".into());
         config.customer_login.outbox_file = dir.join("sms-outbox.jsonl");
         config.membership.pin_pepper = Some("test-pin-pepper-0123456789".into());
+        tweak(&mut config);
         let fixture = {
             let mut conn = db.pool.get().expect("connection");
             load_fixture(&mut conn)

@@ -1085,6 +1085,82 @@ pub struct MessageDto {
     pub created_at: DateTime<Utc>,
 }
 
+/// Which messages to list (`GET /messages`); every criterion given must hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MessageListParams {
+    #[validate(length(min = 1, max = 200))]
+    #[param(min_length = 1, max_length = 200)]
+    pub cursor: Option<String>,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `pending`, `sent`, `delivered`, `failed` or `suppressed`.
+    #[validate(length(min = 1, max = 16))]
+    #[param(min_length = 1, max_length = 16)]
+    pub status: Option<String>,
+    /// `sms` or `email`.
+    #[validate(length(min = 1, max = 8))]
+    #[param(min_length = 1, max_length = 8)]
+    pub channel: Option<String>,
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub customer_id: Option<String>,
+    /// Created on or after this day (UTC).
+    pub from: Option<NaiveDate>,
+    /// Created before this day (exclusive).
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    pub items: Vec<MessageDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// One delivery receipt from the SMS gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsReceiptDto {
+    /// The gateway's message id, as it answered when it accepted the message.
+    #[validate(length(min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
+    pub id: String,
+    /// `delivered` or `failed`.
+    #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
+    pub status: String,
+    /// The provider's status code (`DELIVRD`, `UNDELIV`, `MK:0001`...); required with `failed`.
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub code: Option<String>,
+    #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
+    pub detail: Option<String>,
+    /// When the handset got it (or the operator gave up); default: when the receipt arrives.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// The gateway's callback body: one or more receipts.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsReceiptBatch {
+    #[validate(length(min = 1, max = 500), nested)]
+    #[schema(min_items = 1, max_items = 500)]
+    pub receipts: Vec<SmsReceiptDto>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SmsReceiptResult {
+    /// Receipts that changed a message's status.
+    pub updated: u32,
+    /// Receipts for messages that already had that status.
+    pub unchanged: u32,
+    /// Gateway ids with no message in the outbox (e.g. login codes, which have none).
+    pub unknown: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MessageStatsDto {
     pub queued: i64,

@@ -66,10 +66,10 @@ pub use leads::{
 };
 pub use merge::{merge_customers, CustomerLinks, FnLinks, MergeRegistry, MergeReport};
 pub use outbox::{
-    deliver_due_messages, enqueue_message, get_message, message_stats, record_delivery_receipt,
-    render, DeliveryReport, EmailSender, EnqueueOutcome, HttpSmsGateway, MessageChannel,
-    MessageStats, MessageTemplate, NewMessage, OutboxMessage, OutboxPolicy, Purpose, SendError,
-    SmsGateway, SmtpEmailSender, TemplateSet,
+    deliver_due_messages, enqueue_message, get_message, list_messages, message_stats,
+    record_delivery_receipt, render, DeliveryReport, EmailSender, EnqueueOutcome, HttpSmsGateway,
+    MessageChannel, MessageFilter, MessageStats, MessageTemplate, NewMessage, OutboxMessage,
+    OutboxPolicy, Purpose, ReceiptOutcome, SendError, SmsGateway, SmtpEmailSender, TemplateSet,
 };
 pub use overview::{customer_360, Customer360, Customer360Section};
 pub use segments::{

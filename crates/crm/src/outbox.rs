@@ -568,9 +568,13 @@ pub fn deliver_due_messages(
         write_tx(conn, |c| {
             match &outcome {
                 Ok(provider_ref) => {
+                    // An SMTP relay's acceptance is the last word e-mail gets: delivered. An
+                    // SMS is `sent` until the gateway's receipt says delivered or failed.
+                    let email = m.channel == "email";
                     diesel::update(outbox_messages::table.find(&m.id))
                         .set((
-                            outbox_messages::status.eq("sent"),
+                            outbox_messages::status.eq(if email { "delivered" } else { "sent" }),
+                            outbox_messages::delivered_at.eq(email.then_some(ts)),
                             outbox_messages::attempts.eq(attempts),
                             outbox_messages::provider_ref.eq(Some(provider_ref)),
                             outbox_messages::sent_at.eq(Some(ts)),
@@ -613,42 +617,138 @@ pub fn deliver_due_messages(
     Ok(report)
 }
 
-/// A delivery receipt from the provider (the gateway's callback, relayed by the server).
+/// What a delivery receipt says happened to one SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    Delivered,
+    /// Not delivered, with the provider's code (e.g. `UNDELIV`, `MK:0001`) and text.
+    Failed {
+        code: String,
+        detail: String,
+    },
+}
+
+/// A delivery receipt from the SMS gateway (its callback, checked and relayed by the server),
+/// for the message it named `provider_ref` when it accepted it. Receipts come late, twice or
+/// out of order: a repeated receipt changes nothing, and a message not yet sent is a
+/// conflict. `NotFound` when no message has that reference (login codes go through the same
+/// gateway without an outbox row). Returns the message and whether the receipt changed it.
 pub fn record_delivery_receipt(
     conn: &mut DbConnection,
     provider_ref: &str,
-    delivered: bool,
-    detail: &str,
+    outcome: &ReceiptOutcome,
+    at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<OutboxMessage> {
+) -> Result<(OutboxMessage, bool)> {
+    if provider_ref.trim().is_empty() {
+        return Err(CrmError::invalid("id", "required"));
+    }
     write_tx(conn, |c| {
         let m: OutboxMessage = outbox_messages::table
             .filter(outbox_messages::provider_ref.eq(provider_ref))
+            .filter(outbox_messages::channel.eq("sms"))
             .select(OutboxMessage::as_select())
             .first(c)
             .optional()?
             .ok_or(CrmError::NotFound("message"))?;
-        let ts = to_db_time(now);
-        if delivered {
-            diesel::update(outbox_messages::table.find(&m.id))
-                .set((
-                    outbox_messages::status.eq("delivered"),
-                    outbox_messages::delivered_at.eq(Some(ts)),
-                    outbox_messages::updated_at.eq(ts),
-                ))
-                .execute(c)?;
-        } else {
-            diesel::update(outbox_messages::table.find(&m.id))
-                .set((
-                    outbox_messages::status.eq("failed"),
-                    outbox_messages::last_error
-                        .eq(Some(detail.chars().take(500).collect::<String>())),
-                    outbox_messages::updated_at.eq(ts),
-                ))
-                .execute(c)?;
+        if !matches!(m.status.as_str(), "sent" | "delivered" | "failed") {
+            return Err(CrmError::conflict(
+                "status",
+                format!("message is {}, not sent", m.status),
+            ));
         }
-        load_msg(c, &m.id)
+        let ts = to_db_time(now);
+        let changed = match outcome {
+            ReceiptOutcome::Delivered if m.status != "delivered" => {
+                diesel::update(outbox_messages::table.find(&m.id))
+                    .set((
+                        outbox_messages::status.eq("delivered"),
+                        outbox_messages::delivered_at.eq(Some(to_db_time(at))),
+                        outbox_messages::last_error.eq(None::<String>),
+                        outbox_messages::updated_at.eq(ts),
+                    ))
+                    .execute(c)?;
+                true
+            }
+            ReceiptOutcome::Failed { code, detail } if m.status != "failed" => {
+                let why = format!("{code}: {detail}");
+                diesel::update(outbox_messages::table.find(&m.id))
+                    .set((
+                        outbox_messages::status.eq("failed"),
+                        outbox_messages::delivered_at.eq(None::<NaiveDateTime>),
+                        outbox_messages::last_error
+                            .eq(Some(why.trim().chars().take(500).collect::<String>())),
+                        outbox_messages::updated_at.eq(ts),
+                    ))
+                    .execute(c)?;
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            audit(
+                c,
+                &Actor::system("sms-gateway"),
+                Some(&m.store_id),
+                "message.receipt",
+                "outbox_message",
+                &m.id,
+                json!({"delivered": *outcome == ReceiptOutcome::Delivered,
+                       "code": match outcome { ReceiptOutcome::Failed { code, .. } => Some(code), _ => None }}),
+            )?;
+        }
+        Ok((load_msg(c, &m.id)?, changed))
     })
+}
+
+/// Which messages to list; every criterion given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub customer_id: Option<String>,
+    /// Created on or after this day (UTC).
+    pub from: Option<chrono::NaiveDate>,
+    /// Created before this day.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// The outbox of the caller's stores, in creation order, a page at a time.
+pub fn list_messages(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    filter: &MessageFilter,
+    page: &dms_core::PageRequest,
+) -> Result<(Vec<OutboxMessage>, Option<String>)> {
+    let mut q = outbox_messages::table
+        .select(OutboxMessage::as_select())
+        .into_boxed();
+    if let StoreScope::Stores(ids) = scope {
+        q = q.filter(outbox_messages::store_id.eq_any(ids.clone()));
+    }
+    if let Some(s) = &filter.status {
+        q = q.filter(outbox_messages::status.eq(s.clone()));
+    }
+    if let Some(ch) = &filter.channel {
+        q = q.filter(outbox_messages::channel.eq(ch.clone()));
+    }
+    if let Some(cu) = &filter.customer_id {
+        q = q.filter(outbox_messages::customer_id.eq(cu.clone()));
+    }
+    if let Some(d) = filter.from {
+        q = q.filter(outbox_messages::created_at.ge(d.and_time(NaiveTime::MIN)));
+    }
+    if let Some(d) = filter.to {
+        q = q.filter(outbox_messages::created_at.lt(d.and_time(NaiveTime::MIN)));
+    }
+    if let Some(dms_core::Cursor { after_id }) = &page.after {
+        q = q.filter(outbox_messages::id.gt(after_id.clone()));
+    }
+    let rows = q
+        .order(outbox_messages::id.asc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
+    Ok(page.finish(rows, |m: &OutboxMessage| &m.id))
 }
 
 pub fn get_message(conn: &mut DbConnection, scope: &StoreScope, id: &str) -> Result<OutboxMessage> {

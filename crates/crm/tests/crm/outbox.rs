@@ -406,15 +406,32 @@ fn sms_retries_against_http_peer_that_fails_first(db: &TestDb) {
         .unwrap()
         .contains("保险将于2026-05-15到期"));
     // The gateway's receipt.
-    let d = record_delivery_receipt(
+    let (d, changed) = record_delivery_receipt(
         &mut c,
         "gw-7781",
-        true,
-        "DELIVRD",
+        &ReceiptOutcome::Delivered,
+        t0 + Duration::seconds(65),
         t0 + Duration::seconds(70),
     )
     .unwrap();
+    assert!(changed);
     assert_eq!(d.status, "delivered");
+    assert!(d.delivered_at.is_some());
+    // The same receipt twice changes nothing; an unknown reference is not found.
+    let (again, changed) = record_delivery_receipt(
+        &mut c,
+        "gw-7781",
+        &ReceiptOutcome::Delivered,
+        t0 + Duration::seconds(90),
+        t0 + Duration::seconds(90),
+    )
+    .unwrap();
+    assert!(!changed);
+    assert_eq!(again.delivered_at, d.delivered_at);
+    assert!(matches!(
+        record_delivery_receipt(&mut c, "gw-0000", &ReceiptOutcome::Delivered, t0, t0),
+        Err(CrmError::NotFound(_))
+    ));
 
     // A refusal (400) is final; a gateway that keeps failing gives up after max_attempts.
     let b = customer(&mut c, &s, "李女士", "13900009002");
@@ -498,7 +515,8 @@ fn email_reaches_a_real_smtp_sink(db: &TestDb) {
         get_message(&mut c, &all, &m.id).unwrap().last_error
     );
     let sent = get_message(&mut c, &all, &m.id).unwrap();
-    assert_eq!(sent.status, "sent");
+    assert_eq!(sent.status, "delivered", "the relay accepted it");
+    assert!(sent.delivered_at.is_some());
     assert!(sent.provider_ref.as_deref().unwrap().contains("SINK1"));
     let got = got.lock().unwrap().clone();
     assert_eq!(got.len(), 1);

@@ -23,6 +23,7 @@ mod vehicles;
 
 pub use customers::{address_of, channel_of};
 pub use dto::*;
+pub use messages::sign_receipt;
 
 use crate::config::EnvLookup;
 use crate::AppState;
@@ -242,6 +243,56 @@ pub fn run_escalation_job(
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, dms_crm::CrmError> {
     dms_crm::escalate_overdue_complaints(conn, &settings.complaints, now)
+}
+
+/// A channel without a configured provider: its messages stay queued (retried later).
+struct NotConfigured;
+
+impl dms_crm::SmsGateway for NotConfigured {
+    fn send_sms(&self, _: &str, _: &str) -> Result<String, dms_crm::SendError> {
+        Err(dms_crm::SendError {
+            message: "no SMS gateway configured".into(),
+            permanent: false,
+        })
+    }
+}
+
+impl dms_crm::EmailSender for NotConfigured {
+    fn send_email(&self, _: &str, _: &str, _: &str) -> Result<String, dms_crm::SendError> {
+        Err(dms_crm::SendError {
+            message: "no SMTP relay configured".into(),
+            permanent: false,
+        })
+    }
+}
+
+/// One pass of the outbox worker at `now` with the configured SMS gateway and SMTP relay
+/// (what the `crm-outbox` job runs).
+pub fn run_outbox_job(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<dms_crm::DeliveryReport, dms_crm::CrmError> {
+    let sms = settings.sms_gateway();
+    let email = match settings.smtp_host.as_deref() {
+        Some(h) => Some(dms_crm::SmtpEmailSender::new(
+            h,
+            settings.smtp_port,
+            &settings.smtp_from,
+            std::time::Duration::from_secs(20),
+        )?),
+        None => None,
+    };
+    dms_crm::deliver_due_messages(
+        conn,
+        &dms_crm::OutboxPolicy::default(),
+        sms.as_ref()
+            .map_or(&NotConfigured as &dyn dms_crm::SmsGateway, |g| g),
+        email
+            .as_ref()
+            .map_or(&NotConfigured as &dyn dms_crm::EmailSender, |e| e),
+        now,
+    )
 }
 
 /// Background work for `dms serve` (not for tests, which call the domain directly).
