@@ -432,6 +432,7 @@ pub enum Key {
     UpgradeWithPoints,
     UseEntitlement,
     WholeNumber,
+    PhoneIsLogin,
 }
 
 /// Looks a string up in the catalogue of `lang`.
@@ -832,6 +833,7 @@ fn zh(key: Key) -> &'static str {
         Key::UpgradeWithPoints => "积分升级",
         Key::UseEntitlement => "使用权益",
         Key::WholeNumber => "请输入非零整数",
+        Key::PhoneIsLogin => "该手机号已是以下客户的登录号码，请打开已有客户（可合并或添加为其他号码）：",
     }
 }
 
@@ -1225,6 +1227,7 @@ fn en(key: Key) -> &'static str {
         Key::UpgradeWithPoints => "Upgrade with points",
         Key::UseEntitlement => "Use an entitlement",
         Key::WholeNumber => "A whole number, not zero",
+        Key::PhoneIsLogin => "This mobile number is already the login of this customer; open it (merge, or add the number as a further one):",
     }
 }
 
@@ -1371,6 +1374,7 @@ pub fn code_label(lang: Lang, code: &str) -> Option<&'static str> {
         "birthday" => ("生日关怀", "Birthday"),
         "delivery_call" => ("交车回访", "Delivery call"),
         "periodic_call" => ("定期关怀", "Periodic care call"),
+        "annual_inspection" => ("年审提醒", "Annual inspection"),
         "after_service_call" => ("售后回访", "After-service call"),
         "delivery_thanks" => ("交车致谢", "Delivery thanks"),
         "first_service" => ("首保提醒", "First service"),

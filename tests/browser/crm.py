@@ -52,7 +52,29 @@ def today_queue(driver):
     return css(driver, "#task-queue li.task")
 
 
+def stores_day():
+    """Today in the stores' calendar (Beijing)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
+def calls_for_today(cs):
+    """Two calls due today for ht01.cs (the demo's own depend on the day), about a customer
+    with a car. Returns that customer's id."""
+    me = api("GET", "/me", cs)
+    store = next(s["id"] for s in me["stores"] if s["code"] == "HT01")
+    known = [t for t in api("GET", "/tasks?limit=50", cs)["items"] if t.get("customer_id")]
+    customer = known[0]["customer_id"] if known else api("GET", "/customers?limit=1", cs)["items"][0]["id"]
+    for title in ["回访：保养后满意度 京A·10000", "回访：会员续费意向"]:
+        api("POST", "/tasks", cs, {"store_id": store, "customer_id": customer, "title": title,
+                                   "due_on": stores_day(), "assigned_to": me["id"]})
+    return customer
+
+
 def customer_service(driver):
+    cs = token("ht01.cs")
+    customer = calls_for_today(cs)
     login(driver, BASE, "ht01.cs")
     labels = nav_labels(driver)
     assert "今日回访" in labels and "投诉" in labels, labels
@@ -85,7 +107,6 @@ def customer_service(driver):
     shot(driver, "62-tasks-after-calls")
 
     # The API has both outcomes.
-    cs = token("ht01.cs")
     done = {t["id"]: t for t in api("GET", "/tasks?status=done&mine=true&limit=200", cs)["items"]}
     assert done[task_id]["outcome"] == "reached", done.get(task_id)
     assert done[refused_id]["outcome"] == "refused" and done[refused_id]["refusal_reason"] == "too_far", done.get(refused_id)
@@ -112,7 +133,7 @@ def customer_service(driver):
     css(driver, ".modal [data-confirm=yes]")[0].click()
     wait_for(driver, lambda: not css(driver, ".modal"), "the complaint closed")
     assert api("GET", f"/complaints/{complaint_id}", cs)["status"] == "closed"
-    return done[task_id]["customer_id"]
+    return customer
 
 
 def leads(driver):

@@ -52,16 +52,49 @@ pub fn parse_twins(message: &str) -> Vec<Twin> {
         .collect()
 }
 
-/// The twins of a failure, when it is a `duplicate_suspected`.
-pub fn twins_of(error: &ApiError) -> Vec<Twin> {
-    match error {
-        ApiError::Problem(p) if p.code == "duplicate_suspected" => p
-            .errors
-            .iter()
-            .flat_map(|e| parse_twins(&e.message))
-            .collect(),
-        _ => Vec::new(),
+/// What a field path matched on: `vins[0]` → `vin`, `other_phones[0].phone` → `phone`.
+fn matched_on(field: &str) -> String {
+    if field.contains("vin") {
+        "vin".into()
+    } else if field.contains("id_number") {
+        "id_number".into()
+    } else if field.contains("phone") {
+        "phone".into()
+    } else {
+        field.split('[').next().unwrap_or(field).to_string()
     }
+}
+
+/// The twins of a failure and whether "create anyway" may override it: a
+/// `duplicate_suspected` may be; a phone that is another customer's login (`conflict`) not.
+pub fn twins_of(error: &ApiError) -> (Vec<Twin>, bool) {
+    let ApiError::Problem(p) = error else {
+        return (Vec::new(), false);
+    };
+    let overridable = p.code == "duplicate_suspected";
+    if !overridable && p.code != "conflict" {
+        return (Vec::new(), false);
+    }
+    let mut out: Vec<Twin> = Vec::new();
+    for e in &p.errors {
+        // `already on customer <id> (<name>)`, or the older `field=<id> (<name>); ...`.
+        let found = match e.message.strip_prefix("already on customer ") {
+            Some(rest) => parse_twins(&format!("{}={rest}", e.field)),
+            None => parse_twins(e.message.split(": ").next().unwrap_or_default()),
+        };
+        for mut twin in found {
+            twin.matched_on = matched_on(&twin.matched_on);
+            if !out.iter().any(|x| x.customer_id == twin.customer_id) {
+                out.push(twin);
+            }
+        }
+    }
+    if out.is_empty() && overridable {
+        if let Some((_, list)) = p.title.split_once(": ") {
+            out = parse_twins(list);
+        }
+    }
+    (out, overridable)
 }
 
 /// A manager's role (they may merge customers).
@@ -142,6 +175,7 @@ pub fn customers(props: &CustomersProps) -> Html {
     let failure = use_state(|| None::<Failure>);
     let busy = use_state(|| false);
     let twins = use_state(Vec::<Twin>::new);
+    let can_force = use_state(|| false);
 
     {
         let list = list.clone();
@@ -171,8 +205,13 @@ pub fn customers(props: &CustomersProps) -> Html {
     };
     // `allow_duplicate`: the user looked at the likely twins and creates anyway.
     let send = {
-        let (draft, failure, busy, twins) =
-            (draft.clone(), failure.clone(), busy.clone(), twins.clone());
+        let (draft, failure, busy, twins, can_force) = (
+            draft.clone(),
+            failure.clone(),
+            busy.clone(),
+            twins.clone(),
+            can_force.clone(),
+        );
         Callback::from(move |allow_duplicate: bool| {
             if *busy {
                 return;
@@ -185,7 +224,12 @@ pub fn customers(props: &CustomersProps) -> Html {
             }
             failure.set(None);
             busy.set(true);
-            let (failure, busy, twins) = (failure.clone(), busy.clone(), twins.clone());
+            let (failure, busy, twins, can_force) = (
+                failure.clone(),
+                busy.clone(),
+                twins.clone(),
+                can_force.clone(),
+            );
             spawn_local(async move {
                 let mut body =
                     crate::pages::leads::new_customer_from(&dms_api_types::crm::LeadDto {
@@ -214,10 +258,11 @@ pub fn customers(props: &CustomersProps) -> Html {
                 match result {
                     Ok(c) => go(&customer_hash(&c.base.id)),
                     Err(e) => {
-                        let found = twins_of(&e);
+                        let (found, overridable) = twins_of(&e);
                         if found.is_empty() {
                             failure.set(Some(Failure::Server(e)));
                         } else {
+                            can_force.set(overridable);
                             twins.set(found);
                         }
                     }
@@ -251,52 +296,54 @@ pub fn customers(props: &CustomersProps) -> Html {
                 .map(|s| (s.id.clone(), format!("{} {}", s.code, s.name))),
         );
         html! {
-            <form class="card form-card" id="customer-form" onsubmit={submit} novalidate=true>
-                <h2>{ t(lang, Key::NewCustomer) }</h2>
-                if let Some(general) = &errors.general {
-                    <p class="alert error" role="alert">{ general }</p>
-                }
-                <div class="form-grid">
-                    <Select name="store_id" id="customer-store" label={t(lang, Key::HomeStore)}
-                        value={draft.store_id.clone()} options={store_options}
-                        onchange={set(|d, v| d.store_id = v)} error={errors.field("store_id").map(str::to_string)} />
-                    <Field name="name" id="customer-name" label={t(lang, Key::CustomerName)}
-                        value={draft.name.clone()} oninput={set(|d, v| d.name = v)}
-                        error={errors.field("name").map(str::to_string)} maxlength="64" />
-                    <Field name="phone" id="customer-phone" label={t(lang, Key::Mobile)} kind="tel"
-                        inputmode="numeric" value={draft.phone.clone()} oninput={set(|d, v| d.phone = v)}
-                        error={errors.field("phone").map(str::to_string)} maxlength="11" />
-                    <Field name="vins" id="customer-vin" label={t(lang, Key::VinOptional)}
-                        value={draft.vin.clone()} oninput={set(|d, v| d.vin = v)}
-                        error={errors.field("vins").or(errors.field("vins[0]")).map(str::to_string)} maxlength="17" />
-                </div>
-                if !twins.is_empty() {
-                    <div class="alert warning" id="duplicate-warning" role="alert">
-                        <p><strong>{ t(lang, Key::LikelyDuplicate) }</strong></p>
-                        <ul class="plain-list">
-                            { for twins.iter().map(|tw| html! {
-                                <li>
-                                    <a href={customer_hash(&tw.customer_id)} class="twin">{ if tw.name.is_empty() { tw.customer_id.clone() } else { tw.name.clone() } }</a>
-                                    { " · " }{ t(lang, Key::MatchedOn) }{ " " }{ code_name(lang, &format!("match_{}", tw.matched_on)) }
-                                </li>
-                            }) }
-                        </ul>
-                        <div class="form-actions">
-                            <a class="btn" href={customer_hash(&twins[0].customer_id)} id="open-existing">{ t(lang, Key::OpenExisting) }</a>
-                            <button type="button" class="btn danger" id="create-anyway" disabled={*busy}
-                                onclick={let send = send.clone(); Callback::from(move |_: MouseEvent| send.emit(true))}>
-                                { t(lang, Key::CreateAnyway) }</button>
+                    <form class="card form-card" id="customer-form" onsubmit={submit} novalidate=true>
+                        <h2>{ t(lang, Key::NewCustomer) }</h2>
+                        if let Some(general) = &errors.general {
+                            <p class="alert error" role="alert">{ general }</p>
+                        }
+                        <div class="form-grid">
+                            <Select name="store_id" id="customer-store" label={t(lang, Key::HomeStore)}
+                                value={draft.store_id.clone()} options={store_options}
+                                onchange={set(|d, v| d.store_id = v)} error={errors.field("store_id").map(str::to_string)} />
+                            <Field name="name" id="customer-name" label={t(lang, Key::CustomerName)}
+                                value={draft.name.clone()} oninput={set(|d, v| d.name = v)}
+                                error={errors.field("name").map(str::to_string)} maxlength="64" />
+                            <Field name="phone" id="customer-phone" label={t(lang, Key::Mobile)} kind="tel"
+                                inputmode="numeric" value={draft.phone.clone()} oninput={set(|d, v| d.phone = v)}
+                                error={errors.field("phone").map(str::to_string)} maxlength="11" />
+                            <Field name="vins" id="customer-vin" label={t(lang, Key::VinOptional)}
+                                value={draft.vin.clone()} oninput={set(|d, v| d.vin = v)}
+                                error={errors.field("vins").or(errors.field("vins[0]")).map(str::to_string)} maxlength="17" />
                         </div>
-                    </div>
+                        if !twins.is_empty() {
+                            <div class="alert warning" id="duplicate-warning" role="alert">
+                                <p><strong>{ t(lang, if *can_force { Key::LikelyDuplicate } else { Key::PhoneIsLogin }) }</strong></p>
+                                <ul class="plain-list">
+                                    { for twins.iter().map(|tw| html! {
+                                        <li>
+                                            <a href={customer_hash(&tw.customer_id)} class="twin">{ if tw.name.is_empty() { tw.customer_id.clone() } else { tw.name.clone() } }</a>
+                                            { " · " }{ t(lang, Key::MatchedOn) }{ " " }{ code_name(lang, &format!("match_{}", tw.matched_on)) }
+                                        </li>
+                                    }) }
+                                </ul>
+                                <div class="form-actions">
+                                    <a class="btn" href={customer_hash(&twins[0].customer_id)} id="open-existing">{ t(lang, Key::OpenExisting) }</a>
+        if *can_force {
+                                    <button type="button" class="btn danger" id="create-anyway" disabled={*busy}
+                                        onclick={let send = send.clone(); Callback::from(move |_: MouseEvent| send.emit(true))}>
+                                        { t(lang, Key::CreateAnyway) }</button>
+                                    }
+                                </div>
+                            </div>
+                        }
+                        <div class="form-actions">
+                            <button type="button" class="btn" onclick={close}>{ t(lang, Key::Cancel) }</button>
+                            <button type="submit" class="btn primary" disabled={*busy}>
+                                { if *busy { t(lang, Key::Saving) } else { t(lang, Key::Create) } }
+                            </button>
+                        </div>
+                    </form>
                 }
-                <div class="form-actions">
-                    <button type="button" class="btn" onclick={close}>{ t(lang, Key::Cancel) }</button>
-                    <button type="submit" class="btn primary" disabled={*busy}>
-                        { if *busy { t(lang, Key::Saving) } else { t(lang, Key::Create) } }
-                    </button>
-                </div>
-            </form>
-        }
     } else {
         html! {}
     };
@@ -632,7 +679,7 @@ pub fn customer_detail(props: &CustomerDetailProps) -> Html {
     html! {
         <section class="page">
             <div class="page-head">
-                <h1>{ t(lang, Key::CustomerDetail) }</h1>
+                <h1>{ t(lang, Key::Customer360) }</h1>
                 <a class="btn" href={Route::Customers.hash()}>{ t(lang, Key::BackToList) }</a>
             </div>
             { body }
@@ -846,5 +893,44 @@ mod tests {
         assert_eq!(twins[1].name, "李 (公司)");
         assert!(parse_twins("").is_empty());
         assert_eq!(parse_twins("vins[0]=c-3")[0].matched_on, "vins");
+    }
+
+    fn problem(code: &str, field: &str, message: &str) -> ApiError {
+        ApiError::Problem(Box::new(dms_api_types::Problem {
+            kind: String::new(),
+            title: "t".into(),
+            status: 409,
+            code: code.into(),
+            detail: None,
+            errors: vec![dms_api_types::FieldError {
+                field: field.into(),
+                code: code.into(),
+                message: message.into(),
+            }],
+        }))
+    }
+
+    #[test]
+    fn a_shared_car_may_be_overridden_a_login_phone_not() {
+        let (twins, force) = twins_of(&problem(
+            "duplicate_suspected",
+            "vins[0]",
+            "already on customer c-9 (王建国)",
+        ));
+        assert!(force);
+        assert_eq!(twins[0].customer_id, "c-9");
+        assert_eq!(twins[0].matched_on, "vin");
+        assert_eq!(twins[0].name, "王建国");
+        let (twins, force) = twins_of(&problem(
+            "conflict",
+            "phone",
+            "phone=c-9 (王建国): this number is another customer's login; add it as a further number or merge",
+        ));
+        assert!(!force);
+        assert_eq!(twins[0].customer_id, "c-9");
+        assert_eq!(twins[0].matched_on, "phone");
+        assert!(twins_of(&problem("conflict", "username", "taken"))
+            .0
+            .is_empty());
     }
 }

@@ -86,6 +86,20 @@ pub fn task_queue(props: &TaskQueueProps) -> Html {
         });
     }
 
+    // Keyboard: after the first choice, the focus moves to its confirmation (or first reason),
+    // so Enter or Space completes the call.
+    use_effect_with((*picked).clone(), |picked| {
+        if picked.is_some() {
+            if let Some(button) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector(".outcome-next button").ok().flatten())
+                .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+            {
+                let _ = button.focus();
+            }
+        }
+    });
+
     let send = {
         let (queue, picked, note, other_reason, busy, row_error) = (
             queue.clone(),
@@ -228,7 +242,7 @@ pub fn task_queue(props: &TaskQueueProps) -> Html {
                         <input class="small-input" name="note" maxlength="2000"
                             placeholder={t(lang, Key::NoteOptional)} aria-label={t(lang, Key::NoteOptional)}
                             value={(*note).clone()} oninput={on_note} />
-                        <button type="button" class="btn primary small confirm-outcome" autofocus=true
+                        <button type="button" class="btn primary small confirm-outcome"
                             disabled={*busy} onclick={confirm}>
                             { if *busy { t(lang, Key::Saving).to_string() }
                               else { format!("{} {}", t(lang, Key::ConfirmOutcome), code_name(lang, outcome)) } }
