@@ -10,7 +10,7 @@ mod ids;
 mod money;
 mod scope;
 
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{business_date, china_time, Clock, FixedClock, SystemClock};
 pub use cursor::{Cursor, CursorError, PageRequest, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use ids::{new_id, parse_id, IdError};
 pub use money::{Money, MoneyError};
