@@ -51,6 +51,7 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/refresh",
     "/api/v1/auth/customer/code",
     "/api/v1/auth/customer/login",
+    "/api/v1/auth/device",
 ];
 
 #[test]
