@@ -18,6 +18,6 @@ DMS_JWT_SECRET="$(random_secret)" DMS_CODE_PEPPER="$(random_secret)" DMS_PIN_PEP
 DMS_SMS_OUTBOX_FILE="$work/outbox.jsonl" DMS_WEB_ROOT=frontend/dist RUST_LOG=warn \
     "$bin" serve --demo >"$work/server.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_ready "$base" "$pid"
 "$VENV/bin/python" tests/browser/run_all.py "$base"

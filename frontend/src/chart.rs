@@ -6,8 +6,8 @@ use plotters::prelude::*;
 use yew::prelude::*;
 
 /// The drawing size; the SVG scales to the card (viewBox), so this sets the proportions.
-const WIDTH: u32 = 720;
-const HEIGHT: u32 = 300;
+const WIDTH: u32 = 600;
+const HEIGHT: u32 = 280;
 
 const PALETTE: [RGBColor; 4] = [
     RGBColor(37, 99, 235),
@@ -44,9 +44,15 @@ pub fn render_svg(kind: Kind, series: &Series, y_unit: &str) -> Option<String> {
         .iter()
         .flat_map(|(_, v)| v.iter().copied())
         .fold(0.0f64, f64::min);
-    let top = if top <= 0.0 { 1.0 } else { top * 1.12 };
+    // Headroom above the highest value for the legend (upper right).
+    let top = if top <= 0.0 { 1.0 } else { top * 1.4 };
     let bottom = if bottom < 0.0 { bottom * 1.12 } else { 0.0 };
     let labels: Vec<String> = series.labels.iter().map(|l| clean(l)).collect();
+    // Counts get whole-number ticks.
+    let whole = series
+        .lines
+        .iter()
+        .all(|(_, v)| v.iter().all(|x| x.fract() == 0.0));
     let unit = clean(y_unit);
     let mut svg = String::new();
     {
@@ -54,8 +60,8 @@ pub fn render_svg(kind: Kind, series: &Series, y_unit: &str) -> Option<String> {
         root.fill(&WHITE).ok()?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(64)
+            .x_label_area_size(36)
+            .y_label_area_size(70)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), bottom..top)
             .ok()?;
         let label_of = |x: &f64| {
@@ -80,11 +86,15 @@ pub fn render_svg(kind: Kind, series: &Series, y_unit: &str) -> Option<String> {
             .disable_x_mesh()
             .light_line_style(RGBColor(238, 240, 244))
             .bold_line_style(RGBColor(226, 230, 236))
-            .x_labels(n.min(12))
-            .y_labels(6)
+            .x_labels(n.min(10))
+            .y_labels(if whole && top < 6.0 {
+                top.ceil() as usize + 1
+            } else {
+                6
+            })
             .x_label_formatter(&label_of)
             .y_label_formatter(&y_fmt)
-            .label_style(("sans-serif", 13).into_font().color(&RGBColor(75, 85, 99)))
+            .label_style(("sans-serif", 15).into_font().color(&RGBColor(75, 85, 99)))
             .axis_style(RGBColor(156, 163, 175))
             .draw()
             .ok()?;
@@ -116,13 +126,13 @@ pub fn render_svg(kind: Kind, series: &Series, y_unit: &str) -> Option<String> {
                 Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
             });
         }
-        if series.lines.len() > 1 || !series.lines.is_empty() {
+        if !series.lines.is_empty() {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
+                .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(226, 230, 236))
-                .label_font(("sans-serif", 13))
+                .label_font(("sans-serif", 15))
                 .draw()
                 .ok()?;
         }

@@ -204,10 +204,11 @@ pub fn leads_board(props: &LeadsProps) -> Html {
                 Callback::from(move |v: String| grade.set(v))
             };
             let on_note = {
-                let note = note.clone();
+                let (note, error) = (note.clone(), error.clone());
                 Callback::from(move |e: InputEvent| {
                     if let Some(v) = input_value(&e) {
-                        note.set(v)
+                        note.set(v);
+                        error.set(None);
                     }
                 })
             };
@@ -245,10 +246,11 @@ pub fn leads_board(props: &LeadsProps) -> Html {
         }
         Some(Action::Lost(lead)) => {
             let on_reason = {
-                let reason = reason.clone();
+                let (reason, error) = (reason.clone(), error.clone());
                 Callback::from(move |e: InputEvent| {
                     if let Some(v) = input_value(&e) {
-                        reason.set(v)
+                        reason.set(v);
+                        error.set(None);
                     }
                 })
             };

@@ -44,7 +44,8 @@ fn filter_message(e: FilterError, lang: Lang) -> (&'static str, String) {
 
 /// Lead conversion per grade (leads, converted, lost).
 fn grade_series(stats: &CrmStatsDto, lang: Lang) -> Series {
-    let rows = &stats.leads_by_grade;
+    let mut rows: Vec<_> = stats.leads_by_grade.iter().collect();
+    rows.sort_by_key(|r| "HABC".find(r.key.as_str()).unwrap_or(9));
     Series {
         labels: rows.iter().map(|r| r.key.clone()).collect(),
         lines: vec![
@@ -238,7 +239,7 @@ pub fn reports_page(props: &ReportsProps) -> Html {
             .map(|(_, m)| m.clone())
     };
     let filters = html! {
-        <form class="card filters" id="report-filters" onsubmit={apply} novalidate=true>
+        <form class="card report-filters" id="report-filters" onsubmit={apply} novalidate=true>
             <div class="form-grid wide">
                 <Field name="from" id="report-from" label={t(lang, Key::FromDay)} kind="date"
                     value={filter.from.clone()} oninput={set(|f, v| f.from = v)} error={field_error("from")} />
