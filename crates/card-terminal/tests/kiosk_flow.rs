@@ -139,6 +139,8 @@ impl Drop for Server {
 struct Relay {
     port: u16,
     drop_answers: Arc<AtomicBool>,
+    /// Requests are lost on the way instead: the server never sees them.
+    drop_requests: Arc<AtomicBool>,
 }
 
 impl Relay {
@@ -146,7 +148,9 @@ impl Relay {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let drop_answers = Arc::new(AtomicBool::new(false));
+        let drop_requests = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&drop_answers);
+        let req_flag = Arc::clone(&drop_requests);
         std::thread::spawn(move || {
             for client in l.incoming().flatten() {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
@@ -155,8 +159,23 @@ impl Relay {
                 };
                 let (mut c_in, mut s_out) =
                     (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let req_flag = Arc::clone(&req_flag);
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c_in, &mut s_out);
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        match c_in.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if req_flag.load(Ordering::SeqCst) {
+                                    let _ = c_in.shutdown(std::net::Shutdown::Both);
+                                    break;
+                                }
+                                if s_out.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
                     let _ = s_out.shutdown(std::net::Shutdown::Write);
                 });
                 let flag = Arc::clone(&flag);
@@ -182,7 +201,11 @@ impl Relay {
                 });
             }
         });
-        Relay { port, drop_answers }
+        Relay {
+            port,
+            drop_answers,
+            drop_requests,
+        }
     }
 }
 
@@ -520,7 +543,7 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     tmux.wait_for("请输入卡密码", wait);
     relay.drop_answers.store(true, Ordering::SeqCst);
     tmux.keys(&[PIN, "Enter"]);
-    tmux.wait_for("待确认", Duration::from_secs(40));
+    tmux.wait_for("交易结果待确认", Duration::from_secs(40));
     let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
     assert!(journal.contains("\"pending\""), "{journal}");
     assert!(!journal.contains(PIN), "no PIN in the journal");
@@ -551,6 +574,25 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
         "three payments begun (wrong PIN, paid, lost answer): {journal}"
     );
 
+    // A request lost before the server: 待确认, then the journal learns the server never saw it
+    // and gives it up; nothing moved.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("余额查询", wait);
+    tmux.keys(&["2"]);
+    tmux.wait_for("付款金额", wait);
+    tmux.keys(&["20", "Enter"]);
+    tmux.wait_for("应付", wait);
+    tmux.keys(&["1"]);
+    tmux.wait_for("请输入卡密码", wait);
+    relay.drop_requests.store(true, Ordering::SeqCst);
+    tmux.keys(&[PIN, "Enter"]);
+    tmux.wait_for("交易结果待确认", Duration::from_secs(40));
+    relay.drop_requests.store(false, Ordering::SeqCst);
+    tmux.wait_for("未到达服务器", Duration::from_secs(30));
+    assert_eq!(balance(&cashier), after_second, "nothing moved");
+    let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
+    assert!(journal.contains("未到达服务器"), "{journal}");
+
     // The server gone: a payment is refused, not queued; nothing is journaled.
     tmux.keys(&["Enter"]);
     tmux.wait_for("余额查询", wait);
@@ -568,7 +610,7 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
             .lines()
             .filter(|l| l.contains("\"pending\""))
             .count(),
-        3
+        4
     );
 
     // Seen from outside (card link to screen, Enter key to the printer's cut; includes

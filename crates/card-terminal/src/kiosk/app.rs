@@ -269,6 +269,8 @@ impl App {
         if k.kind == KeyEventKind::Release {
             return None;
         }
+        // A notice answers the last key; the next key starts afresh.
+        self.notice = None;
         let screen = std::mem::replace(
             &mut self.screen,
             Screen::Idle {
