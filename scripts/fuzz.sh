@@ -17,11 +17,14 @@ fi
 
 bin=$(debug_server)
 work=$(mktemp -d)
+# A gateway key turns the SMS delivery-receipt callback on (without one it answers 503), so its
+# signature check is what gets fuzzed.
 port=$(free_port)
 base="http://127.0.0.1:$port"
 DMS_DATABASE_URL="$work/dms.sqlite3" DMS_LISTEN="127.0.0.1:$port" \
 DMS_JWT_SECRET="$(random_secret)" DMS_CODE_PEPPER="$(random_secret)" DMS_PIN_PEPPER="$(random_secret)" \
 DMS_SMS_OUTBOX_FILE="$work/outbox.jsonl" DMS_WEB_ROOT="$work/none" RUST_LOG=warn \
+DMS_SMS_GATEWAY_KEY="$(random_secret)" \
     "$bin" serve --demo >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
