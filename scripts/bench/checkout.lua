@@ -11,10 +11,12 @@ local store = os.getenv("BENCH_STORE")
 local amount = os.getenv("BENCH_AMOUNT")
 local run = os.getenv("BENCH_RUN")
 
-local thread_no = 0
+-- A global, so that setup() (run in wrk's main state) can give each thread its number.
+thread_no = 0
+local next_thread = 0
 function setup(thread)
-    thread:set("thread_no", thread_no)
-    thread_no = thread_no + 1
+    thread:set("thread_no", next_thread)
+    next_thread = next_thread + 1
 end
 
 local n = 0

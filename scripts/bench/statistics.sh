@@ -6,7 +6,7 @@
 # The generated file is cached (generation takes minutes; delete it or set BENCH_REGENERATE=1
 # to rebuild it, e.g. after a migration changed).
 #   BENCH_MEMBERS (1000000), BENCH_ENTRIES (10000000), BENCH_MONTH (2026-10), BENCH_RUNS (7),
-#   BENCH_CACHE (~/.cache/dms/bench).
+#   BENCH_CACHE (~/.cache/dms/bench), BENCH_SKIP_BUILD=1 (use the release binary already built).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -17,8 +17,10 @@ entries=${BENCH_ENTRIES:-10000000}
 cache=${BENCH_CACHE:-$HOME/.cache/dms/bench}
 db="$cache/statistics-${members}m-${entries}e.sqlite3"
 mkdir -p "$cache"
-log "building the generator (release)"
-cargo build -q --release -p dms-membership --example statistics_bench
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+    log "building the generator (release)"
+    cargo build -q --release -p dms-membership --example statistics_bench
+fi
 bin="$TARGET_DIR/release/examples/statistics_bench"
 # The cached file is only good for the migrations it was made with.
 stamp=$(cat migrations/sqlite/*/up.sql | sha256sum | cut -c1-16)
