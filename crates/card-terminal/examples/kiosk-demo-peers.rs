@@ -133,7 +133,7 @@ fn main() {
     std::fs::write(
         dir.join("kiosk.toml"),
         format!(
-            "server = \"{server}\"\nstate_dir = \"{}\"\nterminal_name = \"服务前台1号机\"\n\
+            "server = \"{server}\"\nstate_dir = \"{}\"\nterminal_name = \"服务前台1号机\"\ntop_up_enabled = true\n\
              [reader]\nkind = \"pcsc\"\nname = \"Virtual PCD 00 00\"\n\
              [printer]\nkind = \"network\"\naddress = \"{}\"\ncolumns = 32\n",
             state.display(),

@@ -333,10 +333,14 @@ impl App {
                     Screen::Balance
                 }
                 KeyCode::Char('2') => self.start_payment(),
-                KeyCode::Char('3') => Screen::Amount {
+                KeyCode::Char('3') if self.cfg.top_up_enabled => Screen::Amount {
                     top_up: true,
                     input: String::new(),
                 },
+                KeyCode::Char('3') => {
+                    self.notice = Some("充值请到前台办理。".into());
+                    Screen::Summary
+                }
                 KeyCode::Char('4') => self.reprint(),
                 KeyCode::Esc => {
                     self.session = None;

@@ -48,6 +48,10 @@ pub struct KioskConfig {
     /// Seconds after which a request the server never saw is given up as not done.
     #[serde(default = "default_unknown_after")]
     pub unknown_after_secs: i64,
+    /// Offer 充值 on the kiosk. Off by default: the kiosk cannot see the cash or the bank-card
+    /// slip, so only a desk where a cashier stands next to it should turn it on.
+    #[serde(default)]
+    pub top_up_enabled: bool,
 }
 
 fn default_name() -> String {
