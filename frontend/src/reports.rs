@@ -191,10 +191,7 @@ fn short_period(p: &str) -> String {
 /// One figure of a row (a chart line).
 type Figure = fn(&StatisticsDto) -> f64;
 
-fn series_of(
-    rows: &[(String, Vec<&StatisticsDto>)],
-    lines: &[(&str, Figure)],
-) -> Series {
+fn series_of(rows: &[(String, Vec<&StatisticsDto>)], lines: &[(&str, Figure)]) -> Series {
     Series {
         labels: rows.iter().map(|(l, _)| l.clone()).collect(),
         lines: lines
