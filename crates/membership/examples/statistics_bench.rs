@@ -318,11 +318,11 @@ fn generate(path: &str, members: i64, entries: i64) {
             t = at("s.i", checkouts),
         ),
     );
-    // The receipt carries what the statistics read (the lines); the trigger of migration
-    // 000120 writes `mem_checkout_lines` from it, as for a real checkout.
+    // The receipt carries what the statistics read (tier, lines); the triggers of migration
+    // 000120 write the statistics facts from it, as for a real checkout.
     exec(
         &mut c,
-        "checkouts (and their lines, by the trigger)",
+        "checkouts (and their facts, by the triggers)",
         &format!(
             "BEGIN; {seq} INSERT INTO mem_checkouts (id, store_id, card_id, member_id, status,
                  subtotal_fen, discount_fen, total_fen, sv_txn_id, points_txn_id, receipt,
@@ -363,12 +363,12 @@ fn generate(path: &str, members: i64, entries: i64) {
     let sv = count(&mut c, "mem_sv_entries");
     let pts = count(&mut c, "mem_points_entries");
     eprintln!(
-        "done in {:.0} s: {} members, {} cards, {sv} stored-value + {pts} points = {} ledger entries, {} checkout lines",
+        "done in {:.0} s: {} members, {} cards, {sv} stored-value + {pts} points = {} ledger entries, {} statistics facts",
         t0.elapsed().as_secs_f64(),
         count(&mut c, "mem_members"),
         count(&mut c, "mem_cards"),
         sv + pts,
-        count(&mut c, "mem_checkout_lines"),
+        count(&mut c, "mem_stat_facts"),
     );
 }
 
