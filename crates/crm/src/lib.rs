@@ -25,6 +25,7 @@ mod customers;
 mod engine;
 mod error;
 mod export;
+mod invitations;
 mod leads;
 mod merge;
 mod outbox;
@@ -57,6 +58,9 @@ pub use customers::{
 pub use error::{CrmError, DuplicateMatch, MatchKind};
 pub use export::{
     care_rule_label, crm_report, refusal_label, report_csv, report_xlsx, Cell, CrmReport, Table,
+};
+pub use invitations::{
+    run_survey_invitations, InvitationReport, InvitationRule, SurveyInvitationRules,
 };
 pub use leads::{
     assign_lead, convert_lead, create_lead, get_lead, lead_contacts_of, lead_conversion,

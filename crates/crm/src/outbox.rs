@@ -105,6 +105,10 @@ impl TemplateSet {
             "promotion",
             "【{{store}}】{{name}}您好，{{offer}}。回复TD退订。",
         ));
+        t.insert(sms(
+            "survey_invite_sms",
+            "【{{store}}】尊敬的{{name}}，感谢您的信任！请花一分钟评价我们的服务：{{link}}",
+        ));
         t.insert(MessageTemplate {
             code: "survey_invite".into(),
             channel: MessageChannel::Email,

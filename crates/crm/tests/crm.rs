@@ -28,11 +28,11 @@ mod outbox;
 #[path = "crm/overview.rs"]
 mod overview;
 
-#[path = "crm/bench.rs"]
-mod bench;
-
 #[path = "crm/segments.rs"]
 mod segments;
 
 #[path = "crm/migration.rs"]
 mod migration;
+
+#[path = "crm/invitations.rs"]
+mod invitations;

@@ -67,6 +67,9 @@ pub struct Settings {
     /// `[crm.complaints]`: SLA hours per severity and the escalation ladder per store.
     pub complaints: ComplaintPolicy,
     pub lead_cadence: CadenceSettings,
+    /// `[crm.survey_invitations]`: which questionnaire N days after a delivery or a workshop
+    /// visit, and the owners' app link (see `dms_crm::SurveyInvitationRules`).
+    pub survey_invitations: dms_crm::SurveyInvitationRules,
     /// The membership-expiry call this many days before a member's term ends.
     pub membership_expiry_days_before: u32,
     /// Local time (UTC+8) of the daily care run, `HH:MM`.
@@ -92,6 +95,7 @@ impl Default for Settings {
             care: CareRules::default(),
             complaints: ComplaintPolicy::default(),
             lead_cadence: CadenceSettings::default(),
+            survey_invitations: dms_crm::SurveyInvitationRules::default(),
             membership_expiry_days_before: 30,
             care_run_at: "06:00".into(),
             outbox_every_secs: 30,
@@ -235,6 +239,23 @@ pub fn run_care_job(
     dms_crm::run_care_engine(conn, today, &settings.care, &[&expiry], morning_of(today))
 }
 
+/// The daily survey invitations for `today` (after the care run): a survey and an SMS
+/// invitation per delivery and workshop visit the rules point at, once each.
+pub fn run_survey_invitation_job(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    templates: &dms_crm::TemplateSet,
+    today: NaiveDate,
+) -> Result<dms_crm::InvitationReport, dms_crm::CrmError> {
+    dms_crm::run_survey_invitations(
+        conn,
+        today,
+        &settings.survey_invitations,
+        templates,
+        morning_of(today),
+    )
+}
+
 /// What the escalation job does at `now`: escalates open complaints past their SLA one level
 /// up the store's ladder; returns their ids.
 pub fn run_escalation_job(
@@ -303,14 +324,20 @@ pub fn start_jobs(state: &web::Data<AppState>) {
         .unwrap_or(chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap_or(chrono::NaiveTime::MIN));
     let pool = state.pool.clone();
     let s = settings.clone();
+    let templates = state.crm.templates.clone();
     crate::jobs::daily("crm-care", at, move |today| {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         let r = run_care_job(&mut conn, &s, today).map_err(|e| e.to_string())?;
+        let inv = run_survey_invitation_job(&mut conn, &s, &templates, today)
+            .map_err(|e| e.to_string())?;
         Ok(format!(
-            "{} task(s) created, {} already present, {} opted out",
+            "{} task(s) created, {} already present, {} opted out; survey invitations {:?} ({} suppressed, {} without questionnaire)",
             r.total_created(),
             r.already_present,
-            r.opted_out
+            r.opted_out,
+            inv.created,
+            inv.suppressed,
+            inv.no_questionnaire
         ))
     });
     let pool = state.pool.clone();
