@@ -433,6 +433,11 @@ pub enum Key {
     UseEntitlement,
     WholeNumber,
     PhoneIsLogin,
+    OverridePercent,
+    OverrideHint,
+    OverrideReason,
+    OverridePercentInvalid,
+    OverrideReasonRequired,
 }
 
 /// Looks a string up in the catalogue of `lang`.
@@ -834,6 +839,11 @@ fn zh(key: Key) -> &'static str {
         Key::UseEntitlement => "使用权益",
         Key::WholeNumber => "请输入非零整数",
         Key::PhoneIsLogin => "该手机号已是以下客户的登录号码，请打开已有客户（可合并或添加为其他号码）：",
+        Key::OverridePercent => "折扣改价（%，需授权）",
+        Key::OverrideHint => "替代会员等级折扣，记入审计",
+        Key::OverrideReason => "改价原因",
+        Key::OverridePercentInvalid => "改价折扣须在 0 到 100 之间，最多两位小数",
+        Key::OverrideReasonRequired => "改价须填写原因",
     }
 }
 
@@ -1228,6 +1238,11 @@ fn en(key: Key) -> &'static str {
         Key::UseEntitlement => "Use an entitlement",
         Key::WholeNumber => "A whole number, not zero",
         Key::PhoneIsLogin => "This mobile number is already the login of this customer; open it (merge, or add the number as a further one):",
+        Key::OverridePercent => "Discount override (%)",
+        Key::OverrideHint => "Replaces the tier discount; audited",
+        Key::OverrideReason => "Why",
+        Key::OverridePercentInvalid => "The override is a percent above 0, at most 100, two decimals",
+        Key::OverrideReasonRequired => "Give the reason for the override",
     }
 }
 

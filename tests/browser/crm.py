@@ -216,6 +216,32 @@ def customer_360(driver, customer_id):
     assert api("GET", f"/customers/{twin_id}", token("ht01.manager")).get("status") in ("merged", None)
 
 
+def discount_override(driver):
+    """A manager prices a basket with a discount override (checked before sending, then
+    applied by the server); the cashier's checkout has no such field."""
+    login(driver, BASE, "ht01.manager")
+    card = api("GET", "/cards/lookup?number=88012026000001", token("ht01.manager"))
+    go(driver, BASE, f"/checkout/{card['id']}")
+    wait_for(driver, lambda: css(driver, "#basket-form #override-percent"), "the override field")
+    row = css(driver, ".basket-line")[0]
+    Select(row.find_element("css selector", ".line-category")).select_by_value("labour")
+    set_input(row.find_element("css selector", ".line-description"), "四轮定位工时")
+    set_input(row.find_element("css selector", ".line-price"), "300")
+    set_input(css(driver, "#override-percent")[0], "20")
+    css(driver, "#quote")[0].click()
+    wait_for(driver, lambda: "改价须填写原因" in body(driver), "the reason is required")
+    set_input(css(driver, "#override-reason")[0], "老客户关怀，店长批准")
+    css(driver, "#quote")[0].click()
+    wait_for(driver, lambda: css(driver, "#member-pays"), "the priced basket")
+    pays = float(css(driver, "#member-pays")[0].text.replace("¥", "").replace(",", ""))
+    assert abs(pays - 240.0) < 0.01, f"20% off 300 is 240, got {pays}"
+    shot(driver, "75-checkout-override")
+    login(driver, BASE, "ht01.cashier")
+    go(driver, BASE, f"/checkout/{card['id']}")
+    wait_for(driver, lambda: css(driver, "#basket-form"), "the cashier's checkout")
+    assert not css(driver, "#override-percent"), "a cashier cannot override the discount"
+
+
 def reports(download_dir):
     driver = chromium(download_dir=download_dir)
     try:
@@ -298,6 +324,7 @@ def run():
         customer_id = customer_service(driver)
         leads(driver)
         customer_360(driver, customer_id)
+        discount_override(driver)
     finally:
         driver.quit()
     with tempfile.TemporaryDirectory() as downloads:

@@ -199,6 +199,8 @@ pub fn checkout(props: &CheckoutProps) -> Html {
     let lines = use_state(|| vec![LineDraft::default()]);
     let coupons = use_state(Vec::<String>::new);
     let points = use_state(String::new);
+    let override_pct = use_state(String::new);
+    let override_reason = use_state(String::new);
     let quote = use_state(|| None::<Rc<PricedBasketDto>>);
     let quoting = use_state(|| false);
     let tenders = use_state(Vec::<(String, String)>::new);
@@ -252,6 +254,7 @@ pub fn checkout(props: &CheckoutProps) -> Html {
     };
 
     let do_quote = {
+        let (override_pct, override_reason) = (override_pct.clone(), override_reason.clone());
         let (lines, coupons, points, quote, quoting, tenders, problem, bad_line, c, store_id) = (
             lines.clone(),
             coupons.clone(),
@@ -284,6 +287,13 @@ pub fn checkout(props: &CheckoutProps) -> Html {
                     }
                 },
             };
+            let discount_override = match discount_override(&override_pct, &override_reason) {
+                Ok(o) => o,
+                Err(k) => {
+                    problem.set(Some(t(lang, k).to_string()));
+                    return;
+                }
+            };
             bad_line.set(None);
             problem.set(None);
             quoting.set(true);
@@ -293,7 +303,7 @@ pub fn checkout(props: &CheckoutProps) -> Html {
                 lines: basket_lines,
                 coupon_ids: (*coupons).clone(),
                 redeem_points: redeem,
-                discount_override: None,
+                discount_override,
             };
             let (quote, quoting, tenders, problem, balance) = (
                 quote.clone(),
@@ -364,6 +374,7 @@ pub fn checkout(props: &CheckoutProps) -> Html {
             c.clone(),
             store_id.clone(),
         );
+        let (override_pct, override_reason) = (override_pct.clone(), override_reason.clone());
         Callback::from(move |_: MouseEvent| {
             if *paying {
                 return;
@@ -385,7 +396,10 @@ pub fn checkout(props: &CheckoutProps) -> Html {
                         amount: parse_fen(a).map(fmt_fen).unwrap_or_default(),
                     })
                     .collect(),
-                discount_override: None,
+                // Checked when the basket was priced; the same values go with the payment.
+                discount_override: discount_override(&override_pct, &override_reason)
+                    .ok()
+                    .flatten(),
                 pin: None,
             };
             paying.set(true);
@@ -502,6 +516,14 @@ pub fn checkout(props: &CheckoutProps) -> Html {
             </label>
         }
     });
+    let can_override = props.session.can("membership.override");
+    let on_override = |target: UseStateHandle<String>| {
+        let invalidate = invalidate.clone();
+        Callback::from(move |v: String| {
+            target.set(v);
+            invalidate();
+        })
+    };
     let on_points = {
         let (points, invalidate) = (points.clone(), invalidate.clone());
         Callback::from(move |e: InputEvent| {
@@ -691,6 +713,13 @@ pub fn checkout(props: &CheckoutProps) -> Html {
                         <label for="redeem-points">{ format!("{} ({} ≤ {})", t(lang, Key::RedeemPoints), t(lang, Key::Available), c.member.redeemable_points) }</label>
                         <input id="redeem-points" value={(*points).clone()} oninput={on_points} inputmode="numeric" maxlength="9" />
                     </div>
+                    if can_override {
+                        <Field name="discount_override.percent" id="override-percent" label={t(lang, Key::OverridePercent)}
+                            value={(*override_pct).clone()} oninput={on_override(override_pct.clone())}
+                            inputmode="decimal" maxlength="6" hint={t(lang, Key::OverrideHint)} />
+                        <Field name="discount_override.reason" id="override-reason" label={t(lang, Key::OverrideReason)}
+                            value={(*override_reason).clone()} oninput={on_override(override_reason.clone())} maxlength="200" />
+                    }
                 </div>
                 <div class="form-actions">
                     <button type="submit" class="btn primary" id="quote" disabled={*quoting}>
@@ -1056,5 +1085,65 @@ mod tests {
         for code in CATEGORIES {
             assert_eq!(category_code(category_of(code)), code);
         }
+    }
+}
+
+/// The manager's discount override as typed: none when the percent is empty; else a percent in
+/// (0, 100] with at most two decimals and a reason.
+pub fn discount_override(
+    percent: &str,
+    reason: &str,
+) -> Result<Option<dms_api_types::membership::DiscountOverrideDto>, Key> {
+    let p = percent.trim().trim_end_matches('%');
+    if p.is_empty() {
+        return Ok(None);
+    }
+    let ok = p.parse::<f64>().is_ok_and(|v| v > 0.0 && v <= 100.0)
+        && p.split_once('.').is_none_or(|(_, d)| d.len() <= 2)
+        && p.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !ok {
+        return Err(Key::OverridePercentInvalid);
+    }
+    if reason.trim().is_empty() {
+        return Err(Key::OverrideReasonRequired);
+    }
+    Ok(Some(dms_api_types::membership::DiscountOverrideDto {
+        percent: p.to_string(),
+        reason: reason.trim().to_string(),
+    }))
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    #[test]
+    fn an_override_needs_a_percent_in_range_and_a_reason() {
+        assert_eq!(discount_override(" ", "x").map(|o| o.is_none()), Ok(true));
+        let o = discount_override("15%", " 老客户关怀 ").unwrap().unwrap();
+        assert_eq!(
+            (o.percent.as_str(), o.reason.as_str()),
+            ("15", "老客户关怀")
+        );
+        assert_eq!(
+            discount_override("0", "x").err(),
+            Some(Key::OverridePercentInvalid)
+        );
+        assert_eq!(
+            discount_override("101", "x").err(),
+            Some(Key::OverridePercentInvalid)
+        );
+        assert_eq!(
+            discount_override("12.345", "x").err(),
+            Some(Key::OverridePercentInvalid)
+        );
+        assert_eq!(
+            discount_override("-5", "x").err(),
+            Some(Key::OverridePercentInvalid)
+        );
+        assert_eq!(
+            discount_override("10", "").err(),
+            Some(Key::OverrideReasonRequired)
+        );
     }
 }
