@@ -58,6 +58,20 @@ impl Default for CadenceSettings {
     }
 }
 
+/// A message text of the deployment's (`[[crm.templates]]`): replaces the stock text of the
+/// same code, or adds one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSetting {
+    pub code: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    #[serde(default)]
+    pub subject: String,
+    /// With `{{name}}`-style placeholders.
+    pub body: String,
+}
+
 /// The `[crm]` section of `dms.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -70,6 +84,8 @@ pub struct Settings {
     /// `[crm.survey_invitations]`: which questionnaire N days after a delivery or a workshop
     /// visit, and the owners' app link (see `dms_crm::SurveyInvitationRules`).
     pub survey_invitations: dms_crm::SurveyInvitationRules,
+    /// `[[crm.templates]]`: the deployment's own message texts over the stock Chinese ones.
+    pub templates: Vec<TemplateSetting>,
     /// The membership-expiry call this many days before a member's term ends.
     pub membership_expiry_days_before: u32,
     /// Local time (UTC+8) of the daily care run, `HH:MM`.
@@ -96,6 +112,7 @@ impl Default for Settings {
             complaints: ComplaintPolicy::default(),
             lead_cadence: CadenceSettings::default(),
             survey_invitations: dms_crm::SurveyInvitationRules::default(),
+            templates: vec![],
             membership_expiry_days_before: 30,
             care_run_at: "06:00".into(),
             outbox_every_secs: 30,
@@ -123,6 +140,7 @@ impl Settings {
             self.smtp_host = Some(v).filter(|v| !v.is_empty());
         }
         self.care_time()?;
+        self.template_set()?;
         if let Some(u) = &self.sms_gateway_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err("crm.sms_gateway_url must be an http(s) URL".into());
@@ -134,6 +152,44 @@ impl Settings {
     fn care_time(&self) -> Result<chrono::NaiveTime, String> {
         chrono::NaiveTime::parse_from_str(&self.care_run_at, "%H:%M")
             .map_err(|_| "crm.care_run_at must be HH:MM".to_string())
+    }
+
+    /// The stock templates with the configured ones over them.
+    pub fn template_set(&self) -> Result<dms_crm::TemplateSet, String> {
+        let mut set = dms_crm::TemplateSet::standard();
+        for t in &self.templates {
+            let channel = match t.channel.as_str() {
+                "sms" => dms_crm::MessageChannel::Sms,
+                "email" => dms_crm::MessageChannel::Email,
+                _ => {
+                    return Err(format!(
+                        "crm.templates {}: channel must be sms or email",
+                        t.code
+                    ))
+                }
+            };
+            if t.code.trim().is_empty() || t.body.trim().is_empty() {
+                return Err("crm.templates: code and body are required".into());
+            }
+            // A placeholder left open would fail every message: refuse it at start.
+            let probe: std::collections::BTreeMap<String, String> = Default::default();
+            for text in [&t.body, &t.subject] {
+                if let Err(dms_crm::CrmError::Invalid {
+                    field: "template",
+                    message,
+                }) = dms_crm::render(text, &probe)
+                {
+                    return Err(format!("crm.templates {}: {message}", t.code));
+                }
+            }
+            set.insert(dms_crm::MessageTemplate {
+                code: t.code.trim().to_string(),
+                channel,
+                subject: t.subject.clone(),
+                body: t.body.clone(),
+            });
+        }
+        Ok(set)
     }
 
     pub fn cadence(&self) -> LeadCadence {
@@ -175,7 +231,7 @@ pub struct DomainState {
     pub merge: MergeRegistry,
     /// The 360 view's blocks from other domains (the member club's `membership`).
     pub sections: Vec<Section>,
-    /// The message templates (the stock Chinese texts).
+    /// The message templates (the stock Chinese texts, and `[[crm.templates]]` over them).
     pub templates: dms_crm::TemplateSet,
 }
 
@@ -190,7 +246,7 @@ impl DomainState {
             cadence: settings.cadence(),
             merge,
             sections: other_sections(),
-            templates: dms_crm::TemplateSet::standard(),
+            templates: settings.template_set()?,
         })
     }
 }
@@ -401,4 +457,45 @@ pub fn seed_demo(
     demo: &crate::seed::DemoOrg,
 ) -> Result<String, String> {
     seed::seed_demo(conn, demo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_templates_replace_or_add() {
+        let mut s = Settings {
+            templates: vec![
+                TemplateSetting {
+                    code: "birthday".into(),
+                    channel: "sms".into(),
+                    subject: String::new(),
+                    body: "【{{store}}】{{name}}，生日快乐！".into(),
+                },
+                TemplateSetting {
+                    code: "recall".into(),
+                    channel: "sms".into(),
+                    subject: String::new(),
+                    body: "【{{store}}】{{name}}您好，您的爱车{{plate}}需召回检修。".into(),
+                },
+            ],
+            ..Settings::default()
+        };
+        let set = s.template_set().unwrap();
+        assert_eq!(
+            set.get("birthday").unwrap().body,
+            "【{{store}}】{{name}}，生日快乐！"
+        );
+        assert!(set.get("recall").is_some());
+        assert!(
+            set.get("insurance_renewal").is_some(),
+            "the stock ones stay"
+        );
+        s.templates[1].channel = "fax".into();
+        assert!(s.template_set().is_err());
+        s.templates[1].channel = "sms".into();
+        s.templates[1].body = "{{name".into();
+        assert!(s.template_set().unwrap_err().contains("unclosed"));
+    }
 }
