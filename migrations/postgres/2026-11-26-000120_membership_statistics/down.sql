@@ -8,7 +8,7 @@ DROP FUNCTION mem_stat_coupon();
 DROP FUNCTION mem_stat_gift();
 DROP FUNCTION mem_stat_card();
 DROP FUNCTION mem_stat_checkout();
-DROP FUNCTION mem_stat_checkout_facts(mem_checkouts, INTEGER);
+DROP FUNCTION mem_stat_checkout_facts(TIMESTAMP, TEXT, BIGINT, TEXT, INTEGER);
 DROP FUNCTION mem_stat_points();
 DROP FUNCTION mem_stat_sv();
 DROP TABLE mem_stat_facts;

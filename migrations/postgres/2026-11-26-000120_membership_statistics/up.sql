@@ -50,20 +50,22 @@ CREATE TRIGGER mem_stat_points AFTER INSERT ON mem_points_entries FOR EACH ROW E
 
 -- A checkout's tier is the one its receipt was priced at. `dir` -1 takes a voided checkout
 -- and its lines out of the day it was made.
-CREATE FUNCTION mem_stat_checkout_facts(k mem_checkouts, dir INTEGER) RETURNS void AS $$
+-- Scalar arguments, not the row type: reverting the membership migration may drop mem_checkouts.
+CREATE FUNCTION mem_stat_checkout_facts(created_at TIMESTAMP, store TEXT, total BIGINT, receipt TEXT,
+                                        dir INTEGER) RETURNS void AS $$
 DECLARE
-    doc JSONB := k.receipt::jsonb;
+    doc JSONB := receipt::jsonb;
     tier TEXT := COALESCE(doc->'basket'->>'tier_code', '');
-    d TEXT := to_char(k.created_at, 'YYYY-MM-DD');
+    d TEXT := to_char(created_at, 'YYYY-MM-DD');
 BEGIN
     INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
-    VALUES (d, k.store_id, tier, 'checkout', dir * k.total_fen, dir);
+    VALUES (d, store, tier, 'checkout', dir * total, dir);
     IF dir < 0 THEN
         INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
-        VALUES (d, k.store_id, tier, 'checkout_voided', 0, 1);
+        VALUES (d, store, tier, 'checkout_voided', 0, 1);
     END IF;
     INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, extra, n)
-    SELECT d, k.store_id, tier, 'cat:' || COALESCE(l->>'category', 'other'),
+    SELECT d, store, tier, 'cat:' || COALESCE(l->>'category', 'other'),
            dir * round((l->>'net')::numeric * 100)::bigint,
            dir * round((l->>'gross')::numeric * 100)::bigint, dir
     FROM jsonb_array_elements(doc->'basket'->'lines') AS l;
@@ -73,9 +75,9 @@ $$ LANGUAGE plpgsql;
 CREATE FUNCTION mem_stat_checkout() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM mem_stat_checkout_facts(NEW, 1);
+        PERFORM mem_stat_checkout_facts(NEW.created_at, NEW.store_id, NEW.total_fen, NEW.receipt, 1);
     ELSIF OLD.status = 'completed' AND NEW.status = 'voided' THEN
-        PERFORM mem_stat_checkout_facts(OLD, -1);
+        PERFORM mem_stat_checkout_facts(OLD.created_at, OLD.store_id, OLD.total_fen, OLD.receipt, -1);
     END IF;
     RETURN NULL;
 END
@@ -129,7 +131,8 @@ INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
 SELECT to_char(e.created_at, 'YYYY-MM-DD'), e.store_id, m.tier_code, 'pt:' || e.account, e.amount, 1
 FROM mem_points_entries e JOIN mem_points_txns x ON x.id = e.txn_id JOIN mem_members m ON m.id = x.member_id
 WHERE e.member_id IS NULL AND e.track = 'redeemable';
-SELECT mem_stat_checkout_facts(k, 1) FROM mem_checkouts k WHERE k.status = 'completed';
+SELECT mem_stat_checkout_facts(k.created_at, k.store_id, k.total_fen, k.receipt, 1)
+FROM mem_checkouts k WHERE k.status = 'completed';
 INSERT INTO mem_stat_facts (day, store_id, tier_code, metric, amount, n)
 SELECT to_char(k.created_at, 'YYYY-MM-DD'), k.store_id, COALESCE(k.receipt::jsonb->'basket'->>'tier_code', ''),
        'checkout_voided', 0, 1
