@@ -1067,6 +1067,12 @@ pub fn run_import_job(
     };
     set_phase(conn, job_id, "importing", 0, now_db(clock))?;
     progress(Phase::Importing, 0);
+    // One long transaction touches many pages: on SQLite a larger page cache for it keeps
+    // them from being spilled to the WAL again and again (back to the default afterwards).
+    if let DbConnection::Sqlite(c) = conn {
+        use diesel::connection::SimpleConnection;
+        let _ = c.batch_execute("PRAGMA cache_size = -65536;");
+    }
     let current_row = std::cell::Cell::new(0u64);
     let ignored = sheet.ignored_columns();
     let written = write(conn, |c| {
@@ -1102,6 +1108,10 @@ pub fn run_import_job(
         )?;
         Ok(())
     });
+    if let DbConnection::Sqlite(c) = conn {
+        use diesel::connection::SimpleConnection;
+        let _ = c.batch_execute("PRAGMA cache_size = -2000;");
+    }
     match written {
         Ok(()) => {
             progress(Phase::Importing, rows.len() as u64);
