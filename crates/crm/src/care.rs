@@ -894,7 +894,7 @@ pub fn complete_task(
             ));
         }
         let ts = to_db_time(now);
-        let today = now.date_naive();
+        let today = dms_core::business_date(now);
         if *outcome == TaskOutcome::NoAnswer {
             let note = if t.note.is_empty() {
                 format!("{today} 未接通")

@@ -516,7 +516,7 @@ pub fn create_customer(
         .birthday
         .or_else(|| id_number.as_ref().and_then(IdNumber::birthday));
     if let Some(b) = birthday {
-        if b > now.date_naive() {
+        if b > dms_core::business_date(now) {
             return Err(CrmError::invalid("birthday", "lies in the future"));
         }
     }
@@ -758,7 +758,7 @@ pub fn set_consent(
     consent: &ConsentInput,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    if consent.on > now.date_naive() {
+    if consent.on > dms_core::business_date(now) {
         return Err(CrmError::invalid("on", "lies in the future"));
     }
     write_tx(conn, |c| {
@@ -869,7 +869,7 @@ pub fn update_customer(
         let birthday = match upd.birthday {
             Some(b) => {
                 changed.push("birthday");
-                if b.is_some_and(|b| b > now.date_naive()) {
+                if b.is_some_and(|b| b > dms_core::business_date(now)) {
                     return Err(CrmError::invalid("birthday", "lies in the future"));
                 }
                 b

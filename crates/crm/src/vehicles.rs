@@ -216,7 +216,7 @@ pub fn create_vehicle(
             let from = new
                 .delivery_date
                 .or(new.purchase_date)
-                .unwrap_or(now.date_naive());
+                .unwrap_or(dms_core::business_date(now));
             open_ownership(c, &id, &o.id, from, "purchase", ts)?;
         }
         audit(
@@ -405,7 +405,7 @@ pub fn record_mileage(
     source: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    if on > now.date_naive() {
+    if on > dms_core::business_date(now) {
         return Err(CrmError::invalid("read_on", "lies in the future"));
     }
     write_tx(conn, |c| {
@@ -640,7 +640,7 @@ pub fn record_service_visit(
     visit: &NewServiceVisit,
     now: DateTime<Utc>,
 ) -> Result<ServiceVisit> {
-    if visit.visited_on > now.date_naive() {
+    if visit.visited_on > dms_core::business_date(now) {
         return Err(CrmError::invalid("visited_on", "lies in the future"));
     }
     if !scope.allows(&visit.store_id) {
@@ -706,7 +706,7 @@ pub fn mark_vehicle_sold(
     on: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Vehicle> {
-    if on > now.date_naive() {
+    if on > dms_core::business_date(now) {
         return Err(CrmError::invalid("on", "lies in the future"));
     }
     write_tx(conn, |c| {

@@ -200,7 +200,7 @@ pub struct DailyReport {
 pub fn run_daily(conn: &mut DbConnection, clock: &dyn dms_core::Clock) -> Result<DailyReport> {
     let bonus_lots_expired = crate::stored_value::expire_bonus(conn, clock)?;
     let points_expired = crate::points::expire_points(conn, clock)?;
-    let tiers = evaluate_tiers(conn, clock.now().date_naive())?;
+    let tiers = evaluate_tiers(conn, dms_core::business_date(clock.now()))?;
     let idempotency_keys_purged = crate::idempotency::purge_idempotency(conn, clock.now())?;
     Ok(DailyReport {
         tiers,

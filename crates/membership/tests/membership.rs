@@ -2379,17 +2379,30 @@ mod migration {
     use dms_db::{DbConnection, Engine};
     use dms_membership::*;
 
-    fn scripts(engine: Engine) -> (&'static str, &'static str) {
-        match engine {
-            Engine::Sqlite => (
-                include_str!("../../../migrations/sqlite/2026-11-26-000010_membership/down.sql"),
-                include_str!("../../../migrations/sqlite/2026-11-26-000010_membership/up.sql"),
-            ),
-            Engine::Postgres => (
-                include_str!("../../../migrations/postgres/2026-11-26-000010_membership/down.sql"),
-                include_str!("../../../migrations/postgres/2026-11-26-000010_membership/up.sql"),
-            ),
-        }
+    /// The membership migration and every later one, in the order they apply: later
+    /// migrations build on its tables (pending bills reference checkouts), so reverting it
+    /// means reverting them first, as `diesel migration revert` would.
+    fn scripts(engine: Engine) -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../migrations")
+            .join(match engine {
+                Engine::Sqlite => "sqlite",
+                Engine::Postgres => "postgres",
+            });
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.as_str() >= "2026-11-26-000010_membership")
+            .collect();
+        names.sort();
+        assert_eq!(names[0], "2026-11-26-000010_membership");
+        names
+            .iter()
+            .map(|n| {
+                let read = |f: &str| std::fs::read_to_string(dir.join(n).join(f)).unwrap();
+                (read("down.sql"), read("up.sql"))
+            })
+            .collect()
     }
 
     fn batch(c: &mut DbConnection, sql: &str) {
@@ -2406,9 +2419,13 @@ mod migration {
         let s = store(&mut c, "A01");
         let f = member_with_card(&mut c, &s, None);
         top_up_cash(&mut c, &f.card.id, "1000", "t");
-        let (down, up) = scripts(c.engine());
-        batch(&mut c, down);
-        batch(&mut c, up);
+        let migrations = scripts(c.engine());
+        for (down, _) in migrations.iter().rev() {
+            batch(&mut c, down);
+        }
+        for (_, up) in &migrations {
+            batch(&mut c, up);
+        }
         assert!(get_card(&mut c, &StoreScope::AllStores, &f.card.id).is_err());
         let g = member_with_card(&mut c, &s, None);
         top_up_cash(&mut c, &g.card.id, "1000", "t");
