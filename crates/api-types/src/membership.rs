@@ -930,6 +930,7 @@ pub struct StatisticsExportParams {
     /// Rows per `day` or `month` (default `month`).
     pub granularity: Option<StatisticsGranularity>,
     /// `xlsx` (default) or `csv` (UTF-8 with BOM, so Excel reads the Chinese headers).
+    #[param(inline)]
     pub format: Option<StatisticsExportFormat>,
 }
 

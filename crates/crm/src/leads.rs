@@ -304,7 +304,9 @@ pub fn create_lead(
                 leads::grade.eq(new.grade.code()),
                 leads::assigned_to.eq(assigned.as_deref()),
                 leads::status.eq("open"),
-                leads::next_follow_up_on.eq(Some(cadence.next_after(new.grade, dms_core::business_date(now)))),
+                leads::next_follow_up_on.eq(Some(
+                    cadence.next_after(new.grade, dms_core::business_date(now)),
+                )),
                 leads::created_at.eq(ts),
                 leads::updated_at.eq(ts),
             ))
@@ -405,7 +407,9 @@ pub fn log_lead_contact(
             .set((
                 leads::grade.eq(grade.code()),
                 leads::last_contact_at.eq(Some(ts)),
-                leads::next_follow_up_on.eq(Some(cadence.next_after(grade, dms_core::business_date(now)))),
+                leads::next_follow_up_on.eq(Some(
+                    cadence.next_after(grade, dms_core::business_date(now)),
+                )),
                 leads::updated_at.eq(ts),
             ))
             .execute(c)?;

@@ -130,6 +130,17 @@ impl utoipa::Modify for SecurityAddon {
                     .build(),
             ),
         );
+        // The SMS gateway's delivery-receipt callback: the configured gateway key as a bearer
+        // token, or an HMAC signature in X-Dms-Signature (described on the operation).
+        components.add_security_scheme(
+            "sms_gateway",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`[crm] sms_gateway_key`"))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -341,6 +341,7 @@ with no message (login codes go through the same gateway) are answered in `unkno
 request (`X-Dms-Timestamp`: Unix seconds, within 5 minutes; `X-Dms-Signature`: `sha256=` + hex HMAC-SHA256 over `<timestamp>.<raw body>`) or \
 sending `Authorization: Bearer <key>`.",
     request_body = SmsReceiptBatch,
+    security(("sms_gateway" = [])),
     responses(
         (status = 200, body = SmsReceiptResult),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),

@@ -23,8 +23,8 @@ mod members;
 mod money;
 mod pin;
 mod seed;
-mod transfer;
 mod statistics;
+mod transfer;
 
 use crate::config::EnvLookup;
 use crate::error::ApiError;

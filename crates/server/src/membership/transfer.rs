@@ -197,7 +197,10 @@ fn spawn_job(
     tag = "membership",
     description = "导入会员: the body is the file itself (`Content-Type: text/csv` (UTF-8 or GBK) or `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`, first worksheet), at most 20 MB and 100,000 rows. One row is one member with one card. Columns (header row, Chinese or English): 姓名/name, 手机号/phone (required; an existing CRM customer with this mobile number is linked, else one is created and 姓名 is required), 卡号/card_no (required, unique), 芯片号/chip_uid, 等级/tier (code or name; empty: the lowest tier), 储值余额/principal, 赠送余额/bonus, 积分/redeemable_points, 等级积分 (消费积分)/tier_points, 到期日/expires_on (`YYYY-MM-DD`; card and membership expiry; empty: the programme's terms). Other columns are ignored and listed in the summary.\n\nThe answer is 202 with an import job; poll `GET /members/import/{id}`. Every row is validated first; any error fails the job with a per-row report (`errors`: row, field, code, message) and writes nothing. Otherwise all rows are written in one transaction: customer, member, card, and opening balances and points as ledger transactions of kind `migration`. Files of up to 2000 rows are finished before the answer. A header or format problem is a 422 at once. Needs the `Idempotency-Key` header: a retry with the same key and file answers the same job (`Idempotent-Replayed: true`); the same key with another file is a 422 `idempotency_key_reused`.\n\n**Permission:** `membership.config` in the target store.",
     params(MemberImportParams, ("Idempotency-Key" = String, Header, description = "Once per upload, e.g. a UUID")),
-    request_body(content = String, description = "The CSV or XLSX file", content_type = "text/csv"),
+    request_body(description = "The CSV or XLSX file", content(
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    )),
     security(("bearer" = [])),
     responses(
         (status = 202, body = ImportJobDto, headers(("Location" = String, description = "The job"), ("Idempotent-Replayed" = String, description = "`true` on a replayed answer"))),
@@ -404,7 +407,10 @@ async fn send_table(
     params(MemberExportParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The file", content(
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv")
+        )),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such store among the caller's", body = Problem, content_type = "application/problem+json"),
@@ -473,7 +479,10 @@ fn both(staff: &Staff, a: Permission, b: Permission) -> Result<StoreScope, ApiEr
     params(LedgerExportParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The file", content(
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv")
+        )),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks a permission", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such store among the caller's", body = Problem, content_type = "application/problem+json"),
