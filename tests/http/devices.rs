@@ -190,6 +190,15 @@ fn device_token_reaches_only_the_kiosk_in_its_store(s: &TestServer) {
     kiosk
         .post(&format!("/api/v1/cards/{card}/report-lost"), &json!({}))
         .problem(403, "forbidden");
+    // Nor can it credit a card, even the one it read: it cannot see the money.
+    let top_up = post_key(
+        &kiosk,
+        &format!("/api/v1/cards/{card}/top-ups"),
+        &dms_core::new_id(),
+        Some(UID),
+        &json!({"amount": "100.00", "payment_method": "cash"}),
+    );
+    assert_eq!(top_up.status, 403, "{}", top_up.body);
 
     // The kiosk's own reads work for the card it read.
     let summary = get_uid(&kiosk, "/api/v1/kiosk/summary", UID);

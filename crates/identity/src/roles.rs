@@ -253,12 +253,7 @@ impl Role {
                 P::MembershipRead,
             ],
             // Which endpoints a terminal may call at all is narrowed further by the server.
-            Role::KioskDevice => &[
-                P::StoresRead,
-                P::MembershipRead,
-                P::MembershipTopUp,
-                P::MembershipCheckout,
-            ],
+            Role::KioskDevice => &[P::StoresRead, P::MembershipRead, P::MembershipCheckout],
         }
     }
 

@@ -269,7 +269,9 @@ fn kiosk_route(req: &HttpRequest) -> Option<CardBinding> {
             chip_uid: query_value(req, "chip_uid"),
         },
         "/cards/{id}" if get => CardBinding::CardPath(id()),
-        "/cards/{id}/pin/verify" | "/cards/{id}/top-ups" if post => CardBinding::CardPath(id()),
+        // Not top-ups: the terminal cannot see the cash or the bank-card slip, so a stolen
+        // device token must not be able to credit a card. The cashier tops up.
+        "/cards/{id}/pin/verify" if post => CardBinding::CardPath(id()),
         "/members/{id}" | "/members/{id}/points" | "/members/{id}/coupons" if get => {
             CardBinding::MemberPath(id())
         }
