@@ -817,6 +817,53 @@ fn segment_selects_and_makes_tasks_once(s: &TestServer) {
     assert_eq!(t.json["created"], 1, "{}", t.body);
     let t = cs.post(&format!("/api/v1/segments/{id}/tasks"), &body);
     assert_eq!(t.json["created"], 0, "{}", t.body);
+
+    // A campaign to the segment: marketing without consent is recorded, not sent; with the
+    // customer's consent it is queued, and running the campaign again queues nothing twice.
+    let campaign = |name: &str| {
+        cs.post(
+            &format!("/api/v1/segments/{id}/messages"),
+            &json!({"store_id": s.fixture.ht01, "campaign": name, "template_code": "promotion",
+                    "purpose": "marketing", "vars": {"store": "红旗4S", "offer": "冬季保养八折"}}),
+        )
+    };
+    let r = campaign("冬季保养-A");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (&r.json["queued"], &r.json["suppressed"]),
+        (&json!(0), &json!(1)),
+        "{}",
+        r.body
+    );
+    let r = cs.post(
+        &format!("/api/v1/customers/{}/consents", s.fixture.customer_ht01),
+        &json!({"channel": "sms", "granted": true, "on": "2026-01-10", "source": "展厅登记表"}),
+    );
+    assert!(r.status < 300, "{}", r.body);
+    let r = campaign("冬季保养-B");
+    assert_eq!(r.json["queued"], 1, "{}", r.body);
+    let r = campaign("冬季保养-B");
+    assert_eq!(
+        (&r.json["queued"], &r.json["already_queued"]),
+        (&json!(0), &json!(1)),
+        "{}",
+        r.body
+    );
+    let listed = cs.get(&format!(
+        "/api/v1/messages?customer_id={}&status=pending",
+        s.fixture.customer_ht01
+    ));
+    assert!(
+        listed.body.contains("冬季保养八折"),
+        "the queued message is in the outbox: {}",
+        listed.body
+    );
+    cs.post(
+        &format!("/api/v1/segments/{id}/messages"),
+        &json!({"store_id": s.fixture.ht01, "campaign": "x", "template_code": "no_such",
+                "purpose": "marketing"}),
+    )
+    .problem(422, "validation_failed");
     s.login("ht02.cs")
         .get(&format!("/api/v1/segments/{id}"))
         .problem(404, "not_found");

@@ -1235,6 +1235,40 @@ pub struct SegmentMembersDto {
     pub customer_ids: Vec<String>,
 }
 
+/// A campaign: one message to every customer of a segment.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentMessagesRequest {
+    /// The store the messages are sent for.
+    pub store_id: String,
+    /// Names the campaign (e.g. `2026-双十二保养`): the same campaign queues nobody twice.
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub campaign: String,
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub template_code: String,
+    /// `service` (sent unless the customer said no on the channel) or `marketing` (only with
+    /// a recorded consent).
+    #[validate(length(min = 1, max = 16))]
+    #[schema(min_length = 1, max_length = 16)]
+    pub purpose: String,
+    /// Values of the template's placeholders shared by every message (`name` is each
+    /// customer's own).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SegmentMessagesDto {
+    /// Messages queued for sending.
+    pub queued: u32,
+    /// Recorded but not sent: no consent, opted out or no address (see `GET /messages`).
+    pub suppressed: u32,
+    /// Customers this campaign had already reached.
+    pub already_queued: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentTasksRequest {

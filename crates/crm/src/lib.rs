@@ -77,8 +77,8 @@ pub use outbox::{
 };
 pub use overview::{customer_360, Customer360, Customer360Section};
 pub use segments::{
-    create_segment_tasks, evaluate_segment, get_segment, save_segment, Segment, SegmentFilter,
-    TierLookup,
+    create_segment_tasks, evaluate_segment, get_segment, queue_segment_messages, save_segment,
+    CampaignCounts, Segment, SegmentFilter, TierLookup,
 };
 pub use surveys::{
     answer_survey, create_questionnaire, customer_surveys, get_questionnaire, satisfaction,

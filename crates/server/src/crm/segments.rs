@@ -15,7 +15,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_segment)
         .service(get_segment)
         .service(segment_customers)
-        .service(segment_tasks);
+        .service(segment_tasks)
+        .service(segment_messages);
 }
 
 fn filter_of(f: SegmentFilterDto) -> dms_crm::SegmentFilter {
@@ -207,4 +208,78 @@ pub async fn segment_tasks(
         })
         .await?;
     Ok(web::Json(SegmentTasksDto { created: n }))
+}
+
+/// A campaign: one message to every customer in the segment.
+#[utoipa::path(
+    tag = "segments",
+    description = "Queues one message from `template_code` for every customer the segment selects today, through the outbox: \
+consent (marketing needs a recorded consent), opt-outs and quiet hours apply as for any message, and what is not sent is recorded \
+as suppressed with the reason. Running the same `campaign` again queues nobody twice (a retry after a timeout is safe).\n\n\
+**Permission:** `crm.care` in the store.",
+    params(("id" = String, Path, description = "Segment id")),
+    request_body = SegmentMessagesRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SegmentMessagesDto),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such segment among the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid store, template, purpose or placeholder", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/segments/{id}/messages")]
+pub async fn segment_messages(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+    body: Body<SegmentMessagesRequest>,
+) -> Result<web::Json<SegmentMessagesDto>, ApiError> {
+    let scope = staff.require(Permission::CareWork)?;
+    let id = path_id(&id, "segment")?;
+    let b = body.0;
+    let purpose = match b.purpose.as_str() {
+        "service" => dms_crm::Purpose::Service,
+        "marketing" => dms_crm::Purpose::Marketing,
+        _ => {
+            return Err(ApiError::invalid(
+                "purpose",
+                "invalid",
+                "service or marketing",
+            ))
+        }
+    };
+    let message = dms_crm::NewMessage {
+        store_id: body_id(&b.store_id, "store_id")?,
+        customer_id: String::new(),
+        purpose,
+        template_code: b.template_code,
+        vars: b.vars.into_iter().collect(),
+        dedupe_key: None,
+    };
+    let campaign = b.campaign;
+    let actor = staff.actor();
+    let today = crate::jobs::local_now().date_naive();
+    let st = state.clone();
+    let n = state
+        .db(move |c| {
+            Ok(dms_crm::queue_segment_messages(
+                c,
+                &actor,
+                &scope,
+                &st.crm.templates,
+                &id,
+                &campaign,
+                &message,
+                Some(&dms_membership::merge::Tiers),
+                today,
+                Utc::now(),
+            )?)
+        })
+        .await?;
+    Ok(web::Json(SegmentMessagesDto {
+        queued: n.queued,
+        suppressed: n.suppressed,
+        already_queued: n.already_queued,
+    }))
 }
