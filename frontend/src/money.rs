@@ -77,6 +77,29 @@ pub fn topup_bonus(rules: &[BonusRule], amount: i64) -> Option<BonusRule> {
 }
 
 /// A tier's display name and discount rates from the programme document.
+/// The programme's tiers in its order, as (code, name): the tier choices wherever a list is
+/// offered, since stores configure their own tiers.
+pub fn tier_list(programme: &serde_json::Value) -> Vec<(String, String)> {
+    programme
+        .get("tiers")
+        .and_then(|t| t.as_array())
+        .map(|tiers| {
+            tiers
+                .iter()
+                .filter_map(|t| {
+                    let code = t.get("code")?.as_str()?.to_string();
+                    let name = t
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or(&code)
+                        .to_string();
+                    Some((code, name))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn tier_info(
     programme: &serde_json::Value,
     code: &str,
@@ -101,6 +124,24 @@ pub fn tier_info(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tier_list_follows_the_programme() {
+        let p = serde_json::json!({"tiers": [
+            {"code": "standard", "name": "普卡"},
+            {"code": "platinum", "name": "铂金卡"},
+            {"code": "nameless"}
+        ]});
+        assert_eq!(
+            tier_list(&p),
+            vec![
+                ("standard".to_string(), "普卡".to_string()),
+                ("platinum".to_string(), "铂金卡".to_string()),
+                ("nameless".to_string(), "nameless".to_string()),
+            ]
+        );
+        assert!(tier_list(&serde_json::Value::Null).is_empty());
+    }
+
     use super::*;
 
     #[test]

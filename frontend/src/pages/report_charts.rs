@@ -6,7 +6,7 @@ use crate::chart::{Chart, Kind};
 use crate::components::common::{ErrorLine, Field, Loading, Select};
 use crate::forms::error_message;
 use crate::i18n::{code_name, t, Key, Lang};
-use crate::money::yuan;
+use crate::money::{tier_list, yuan};
 use crate::reports::{
     count_series, money_bars, money_series, percent, today, FilterError, ReportFilter, Series,
 };
@@ -16,8 +16,6 @@ use dms_api_types::membership::StatisticsReportDto;
 use dms_api_types::StoreDto;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
-
-const TIERS: [&str; 4] = ["standard", "silver", "gold", "diamond"];
 
 #[derive(Properties, PartialEq)]
 pub struct ReportsProps {
@@ -133,6 +131,18 @@ pub fn reports_page(props: &ReportsProps) -> Html {
     let filter_error = use_state(|| None::<(&'static str, String)>);
     let exporting = use_state(|| false);
     let export_status = use_state(|| None::<Result<(String, usize), String>>);
+    // The tier filter offers the programme's own tiers (stores configure them).
+    let tiers_of_programme = use_state(Vec::<(String, String)>::new);
+    {
+        let tiers_of_programme = tiers_of_programme.clone();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                if let Ok(p) = club::programme(None).await {
+                    tiers_of_programme.set(tier_list(&p.programme));
+                }
+            });
+        });
+    }
 
     {
         let figures = figures.clone();
@@ -227,7 +237,7 @@ pub fn reports_page(props: &ReportsProps) -> Html {
             .map(|s| (s.id.clone(), format!("{} {}", s.code, s.name))),
     );
     let mut tiers = vec![(String::new(), t(lang, Key::AllTiers).to_string())];
-    tiers.extend(TIERS.iter().map(|c| (c.to_string(), code_name(lang, c))));
+    tiers.extend(tiers_of_programme.iter().cloned());
     let grains = vec![
         ("day".to_string(), t(lang, Key::ByDay).to_string()),
         ("month".to_string(), t(lang, Key::ByMonth).to_string()),
