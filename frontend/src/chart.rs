@@ -1,7 +1,9 @@
 //! Charts drawn by `plotters` into an SVG string (the browser lays out the text, so Chinese
 //! labels need no font files) and shown inline, scaled to the card's width.
 
+use crate::i18n::Lang;
 use crate::reports::Series;
+use crate::session::use_lang;
 use plotters::prelude::*;
 use yew::prelude::*;
 
@@ -31,8 +33,21 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
+/// An axis figure as readers of the language count: 万 (ten thousand) in Chinese, k and M in
+/// English.
+pub fn axis_figure(y: f64, unit: &str, lang: Lang) -> String {
+    let short = |v: f64, suffix: &str| format!("{v:.1}{suffix}{unit}");
+    match lang {
+        Lang::Zh if y.abs() >= 10_000.0 => short(y / 10_000.0, "万"),
+        Lang::En if y.abs() >= 1_000_000.0 => short(y / 1_000_000.0, "M"),
+        Lang::En if y.abs() >= 10_000.0 => short(y / 1_000.0, "k"),
+        _ if y.fract().abs() < 1e-9 => format!("{y:.0}{unit}"),
+        _ => format!("{y:.1}{unit}"),
+    }
+}
+
 /// The chart as an SVG document, or `None` when plotters refused (it never should).
-pub fn render_svg(kind: Kind, series: &Series, y_unit: &str) -> Option<String> {
+pub fn render_svg(kind: Kind, series: &Series, y_unit: &str, lang: Lang) -> Option<String> {
     let n = series.labels.len().max(1);
     let top = series
         .lines
@@ -72,15 +87,7 @@ pub fn render_svg(kind: Kind, series: &Series, y_unit: &str) -> Option<String> {
                 String::new()
             }
         };
-        let y_fmt = |y: &f64| {
-            if y.abs() >= 10_000.0 {
-                format!("{:.1}万{unit}", y / 10_000.0)
-            } else if y.fract().abs() < 1e-9 {
-                format!("{y:.0}{unit}")
-            } else {
-                format!("{y:.1}{unit}")
-            }
-        };
+        let y_fmt = |y: &f64| axis_figure(*y, &unit, lang);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -156,9 +163,10 @@ pub struct ChartProps {
 /// A titled chart card.
 #[function_component(Chart)]
 pub fn chart(props: &ChartProps) -> Html {
+    let lang = use_lang();
     let svg = use_memo(
-        (props.kind, props.series.clone(), props.unit.clone()),
-        |(kind, series, unit)| render_svg(*kind, series, unit),
+        (props.kind, props.series.clone(), props.unit.clone(), lang),
+        |(kind, series, unit, lang)| render_svg(*kind, series, unit, *lang),
     );
     let body = if props.series.labels.is_empty() || props.series.is_all_zero() {
         html! { <div class="state empty-state">{ props.empty_text.clone() }</div> }
@@ -192,7 +200,7 @@ mod tests {
 
     #[test]
     fn bars_are_drawn_as_rectangles_with_labels_and_legend() {
-        let svg = render_svg(Kind::Bars, &series(), "").unwrap();
+        let svg = render_svg(Kind::Bars, &series(), "", Lang::Zh).unwrap();
         assert!(svg.starts_with("<svg"));
         // 6 bars + 2 legend swatches + the background, at least.
         assert!(svg.matches("<rect").count() >= 9, "{svg}");
@@ -203,7 +211,7 @@ mod tests {
 
     #[test]
     fn lines_are_drawn_as_polylines() {
-        let svg = render_svg(Kind::Line, &series(), "元").unwrap();
+        let svg = render_svg(Kind::Line, &series(), "元", Lang::Zh).unwrap();
         assert!(svg.contains("<polyline"), "{svg}");
     }
 
@@ -214,6 +222,15 @@ mod tests {
             lines: vec![("a".into(), vec![0.0])],
         };
         assert!(s.is_all_zero());
-        assert!(render_svg(Kind::Bars, &s, "").is_some());
+        assert!(render_svg(Kind::Bars, &s, "", Lang::En).is_some());
+    }
+
+    #[test]
+    fn axis_figures_count_as_the_language_does() {
+        assert_eq!(axis_figure(125_000.0, "", Lang::Zh), "12.5万");
+        assert_eq!(axis_figure(125_000.0, "", Lang::En), "125.0k");
+        assert_eq!(axis_figure(2_500_000.0, "", Lang::En), "2.5M");
+        assert_eq!(axis_figure(800.0, "%", Lang::En), "800%");
+        assert_eq!(axis_figure(2.5, "", Lang::Zh), "2.5");
     }
 }
