@@ -695,11 +695,11 @@ pub mod club {
 pub mod crm {
     use super::*;
     use dms_api_types::crm::{
-        AssignRequest, ComplaintDto, ComplaintPage, ComplaintStatsDto, CompleteTaskRequest,
-        ConfirmRequest, ConvertRequest, CrmCustomerDto, CrmStatsDto, Customer360Dto,
-        LeadContactRequest, LeadDto, LeadPage, LostRequest, MergeReportDto, MergeRequest,
-        NewCustomerRequest, OpenComplaintRequest, ResolveRequest, SatisfactionDto, TaskDto,
-        TaskPage,
+        AssignRequest, AssigneeListDto, ComplaintDto, ComplaintPage, ComplaintStatsDto,
+        CompleteTaskRequest, ConfirmRequest, ConvertRequest, CrmCustomerDto, CrmStatsDto,
+        Customer360Dto, LeadContactRequest, LeadDto, LeadPage, LostRequest, MergeReportDto,
+        MergeRequest, NewCustomerRequest, OpenComplaintRequest, ResolveRequest, SatisfactionDto,
+        TaskDto, TaskPage,
     };
 
     fn id(s: &str) -> String {
@@ -817,6 +817,11 @@ pub mod crm {
 
     pub async fn open_complaint(body: &OpenComplaintRequest) -> Result<ComplaintDto, ApiError> {
         send_json(Method::POST, "/complaints", body).await
+    }
+
+    /// Who a complaint in the store can be given to.
+    pub async fn complaint_assignees(store_id: &str) -> Result<AssigneeListDto, ApiError> {
+        get_json(&format!("/complaints/assignees?store_id={}", id(store_id))).await
     }
 
     pub async fn assign_complaint(

@@ -119,6 +119,17 @@ def customer_service(driver):
     shot(driver, "63-complaints")
     row = css(driver, "#complaints-table tbody tr")[0]
     complaint_id = row.get_attribute("data-complaint")
+    # Give it to a colleague of the store: the dialog lists the store's customer-service people.
+    row.find_element("css selector", "button[data-action=assign]").click()
+    wait_for(driver, lambda: css(driver, ".modal select#assignee option"), "the store's people")
+    options = css(driver, ".modal select#assignee option")
+    chosen = options[-1].get_attribute("value")
+    Select(css(driver, ".modal select#assignee")[0]).select_by_value(chosen)
+    shot(driver, "63a-complaint-assign")
+    css(driver, ".modal [data-confirm=yes]")[0].click()
+    wait_for(driver, lambda: not css(driver, ".modal"), "the complaint assigned")
+    assert api("GET", f"/complaints/{complaint_id}", cs)["assigned_to"] == chosen
+    row = css(driver, f"tr[data-complaint='{complaint_id}']")[0]
     row.find_element("css selector", "button[data-action=resolve]").click()
     wait_for(driver, lambda: css(driver, "#resolve-form textarea"), "the resolution form")
     css(driver, "#resolve-form button[type=submit]")[0].click()

@@ -555,6 +555,35 @@ fn complaint_lifecycle_with_escalation(s: &TestServer) {
     let x = cs.get(&format!("/api/v1/complaints/{id}"));
     assert_eq!(x.json["escalation_level"], 1, "{}", x.body);
 
+    // Who it can go to: this store's customer-service people (and others with crm.care
+    // there), never another store's.
+    let people = cs.get(&format!(
+        "/api/v1/complaints/assignees?store_id={}",
+        s.fixture.ht01
+    ));
+    assert_eq!(people.status, 200, "{}", people.body);
+    let names: Vec<&str> = people.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["display_name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"测试ht01.cs"), "{names:?}");
+    assert!(!names.contains(&"测试ht02.cs"), "{names:?}");
+    assert!(!names.contains(&"测试ht01.tech"), "{names:?}");
+    s.login("ht02.cs")
+        .get(&format!(
+            "/api/v1/complaints/assignees?store_id={}",
+            s.fixture.ht01
+        ))
+        .problem(404, "not_found");
+    s.login("ht01.tech")
+        .get(&format!(
+            "/api/v1/complaints/assignees?store_id={}",
+            s.fixture.ht01
+        ))
+        .problem(403, "forbidden");
+
     let r = cs.post(
         &format!("/api/v1/complaints/{id}/assign"),
         &json!({"staff_id": cs_id}),

@@ -591,6 +591,28 @@ pub struct LeadListParams {
     pub overdue: Option<bool>,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AssigneeParams {
+    /// The store whose work is being given out.
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub store_id: String,
+}
+
+/// Someone work can be given to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AssigneeDto {
+    pub staff_id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AssigneeListDto {
+    pub items: Vec<AssigneeDto>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {

@@ -400,6 +400,37 @@ pub fn list_staff(
     Ok((out, next))
 }
 
+/// Active staff who hold `p` in `store_id` (through a role there or a group-wide one), as
+/// (id, display name) ordered by name: the people work in that store can be given to.
+pub fn staff_holding(
+    conn: &mut DbConnection,
+    store_id: &str,
+    p: Permission,
+) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String, String)> = staff_users::table
+        .inner_join(staff_roles::table.on(staff_roles::user_id.eq(staff_users::id)))
+        .filter(staff_users::status.eq(StaffStatus::Active.code()))
+        .filter(
+            staff_roles::store_id
+                .eq(store_id)
+                .or(staff_roles::store_id.is_null()),
+        )
+        .select((
+            staff_users::id,
+            staff_users::display_name,
+            staff_roles::role,
+        ))
+        .load(conn)?;
+    let mut people: Vec<(String, String)> = rows
+        .into_iter()
+        .filter(|(_, _, role)| Role::from_code(role).is_some_and(|r| r.grants(p)))
+        .map(|(id, name, _)| (id, name))
+        .collect();
+    people.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    people.dedup();
+    Ok(people)
+}
+
 /// Loads a user the caller may change: visible, not the caller, and working only in stores the
 /// caller manages (changing someone who also works elsewhere needs a group-wide role).
 fn manageable(

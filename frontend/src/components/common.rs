@@ -192,6 +192,9 @@ pub struct ConfirmProps {
     /// Shown in the dialog when the action failed.
     #[prop_or_default]
     pub error: Option<String>,
+    /// A choice to make before confirming (e.g. whom to assign to), below the text.
+    #[prop_or_default]
+    pub children: Html,
 }
 
 /// A modal asking "really?" before an irreversible action. Escape cancels; the cancel button
@@ -241,6 +244,7 @@ pub fn confirm_dialog(props: &ConfirmProps) -> Html {
                 aria-labelledby="confirm-title" aria-describedby="confirm-body">
                 <h2 id="confirm-title">{ props.title.clone() }</h2>
                 <p id="confirm-body">{ props.body.clone() }</p>
+                { props.children.clone() }
                 if let Some(error) = props.error.clone() {
                     <p class="alert error" role="alert">{ error }</p>
                 }

@@ -7,7 +7,9 @@ use crate::forms::{error_message, errors_of, Failure};
 use crate::i18n::{code_name, t, Key};
 use crate::route::customer_hash;
 use crate::session::{format_time, store_name, use_lang, use_store, Session};
-use dms_api_types::crm::{ComplaintDto, CrmCustomerDto, CrmCustomerPage, OpenComplaintRequest};
+use dms_api_types::crm::{
+    AssigneeDto, ComplaintDto, CrmCustomerDto, CrmCustomerPage, OpenComplaintRequest,
+};
 use dms_api_types::FieldError;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlTextAreaElement;
@@ -90,6 +92,8 @@ enum Step {
     Resolve(ComplaintDto),
     Confirm(ComplaintDto, bool),
     AssignMe(ComplaintDto),
+    /// Someone else of the store: the people who can take it, once loaded.
+    Assign(ComplaintDto, Option<Vec<AssigneeDto>>),
 }
 
 fn load(list: UseStateHandle<List>, status: String, cursor: Option<String>) {
@@ -167,6 +171,25 @@ pub fn complaints(props: &ComplaintsProps) -> Html {
             step.set(Some(make.clone()));
         })
     };
+    // Opens the dialog at once and fills in the store's people when they arrive.
+    let open_assign = |c: ComplaintDto| {
+        let (step, text, step_error) = (step.clone(), text.clone(), step_error.clone());
+        Callback::from(move |_: MouseEvent| {
+            text.set(String::new());
+            step_error.set(None);
+            step.set(Some(Step::Assign(c.clone(), None)));
+            let (step, step_error, c) = (step.clone(), step_error.clone(), c.clone());
+            spawn_local(async move {
+                match crm::complaint_assignees(&c.store_id).await {
+                    Ok(list) => step.set(Some(Step::Assign(c, Some(list.items)))),
+                    Err(e) => {
+                        step.set(Some(Step::Assign(c, Some(vec![]))));
+                        step_error.set(Some(error_message(&e, lang)));
+                    }
+                }
+            });
+        })
+    };
     let cancel = {
         let (step, busy) = (step.clone(), busy.clone());
         Callback::from(move |()| {
@@ -192,6 +215,50 @@ pub fn complaints(props: &ComplaintsProps) -> Html {
             html! { <ConfirmDialog title={t(lang, Key::AssignToMe)} body={t(lang, Key::AssignToMeBody)}
             confirm_label={t(lang, Key::AssignToMe)} {on_confirm} on_cancel={cancel.clone()} busy={is_busy}
             danger={false} error={(*step_error).clone()} /> }
+        }
+        Some(Step::Assign(c, people)) => {
+            let is_busy = *busy;
+            let options: Vec<(String, String)> = people
+                .iter()
+                .flatten()
+                .map(|p| (p.staff_id.clone(), p.display_name.clone()))
+                .collect();
+            let chosen = if text.is_empty() {
+                options.first().map(|o| o.0.clone()).unwrap_or_default()
+            } else {
+                (*text).clone()
+            };
+            let chosen_shown = chosen.clone();
+            let on_pick = {
+                let text = text.clone();
+                Callback::from(move |v: String| text.set(v))
+            };
+            let shown_error = (*step_error).clone();
+            let store_label = store_name(&me.stores, &c.store_id)
+                .unwrap_or_default()
+                .to_string();
+            let (busy, done, step_error) = (busy.clone(), done.clone(), step_error.clone());
+            let on_confirm = Callback::from(move |()| {
+                if *busy {
+                    return;
+                }
+                if chosen.is_empty() {
+                    step_error.set(Some(t(lang, Key::FieldRequired).to_string()));
+                    return;
+                }
+                busy.set(true);
+                let (id, to, done) = (c.id.clone(), chosen.clone(), done.clone());
+                spawn_local(async move { done(crm::assign_complaint(&id, &to).await) });
+            });
+            let loading = people.is_none();
+            html! { <ConfirmDialog title={t(lang, Key::AssignTo)} body={store_label}
+            confirm_label={t(lang, Key::Assign)} {on_confirm} on_cancel={cancel.clone()} busy={is_busy || loading}
+            danger={false} error={shown_error}>
+                if loading { <Loading /> } else {
+                    <Select name="assignee" id="assignee" label={t(lang, Key::Assignee)}
+                        value={chosen_shown} options={options} onchange={on_pick} />
+                }
+            </ConfirmDialog> }
         }
         Some(Step::Confirm(c, satisfied)) => {
             let is_busy = *busy;
@@ -492,6 +559,7 @@ pub fn complaints(props: &ComplaintsProps) -> Html {
                                 if c.assigned_to.as_deref() != Some(my_id.as_str()) {
                                     <button class="btn small" onclick={open_step(Step::AssignMe((*c).clone()))}>{ t(lang, Key::AssignToMe) }</button>
                                 }
+                                <button class="btn small" data-action="assign" onclick={open_assign((*c).clone())}>{ t(lang, Key::AssignTo) }</button>
                                 <button class="btn small primary" data-action="resolve" onclick={open_step(Step::Resolve((*c).clone()))}>{ t(lang, Key::Resolve) }</button>
                             }
                             if c.status == "resolved" {

@@ -21,6 +21,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(open_complaint)
         .service(list_complaints)
         .service(complaint_stats)
+        // Before `/complaints/{id}`, which would take "assignees" for an id.
+        .service(complaint_assignees)
         .service(get_complaint)
         .service(assign_complaint)
         .service(resolve_complaint)
@@ -376,6 +378,51 @@ pub async fn get_complaint(
         .db(move |c| Ok(dms_crm::get_complaint(c, &scope, &id)?))
         .await?;
     Ok(web::Json(complaint_dto(x)))
+}
+
+/// Who a complaint (or a task) in a store can be given to.
+#[utoipa::path(
+    tag = "complaints",
+    description = "Active staff holding `crm.care` in the store, by name (ids and display names only).\n\n**Permission:** `crm.care` in that store.",
+    params(AssigneeParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = AssigneeListDto),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such store among the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid store id", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/complaints/assignees")]
+pub async fn complaint_assignees(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: QueryParams<AssigneeParams>,
+) -> Result<web::Json<AssigneeListDto>, ApiError> {
+    let scope = staff.require(Permission::CareWork)?;
+    let store = body_id(&q.0.store_id, "store_id")?;
+    if !scope.allows(&store) {
+        return Err(ApiError::NotFound("store"));
+    }
+    let people = state
+        .db(move |c| {
+            Ok(dms_identity::staff_holding(
+                c,
+                &store,
+                Permission::CareWork,
+            )?)
+        })
+        .await?;
+    Ok(web::Json(AssigneeListDto {
+        items: people
+            .into_iter()
+            .map(|(staff_id, display_name)| AssigneeDto {
+                staff_id,
+                display_name,
+            })
+            .collect(),
+    }))
 }
 
 /// Assigns the complaint.
