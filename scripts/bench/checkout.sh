@@ -45,10 +45,9 @@ start_server() { # DATABASE_URL
     export DMS_DATABASE_URL=$1 DMS_LISTEN="127.0.0.1:$port" \
         DMS_JWT_SECRET="$(random_secret)" DMS_CODE_PEPPER="$(random_secret)" DMS_PIN_PEPPER="$(random_secret)" \
         DMS_SMS_OUTBOX_FILE="$work/outbox.jsonl" DMS_WEB_ROOT="$work/none" RUST_LOG=warn
-    # The benchmark needs the demo organisation, users and programme; a later part of the demo
-    # data failing does not spoil it (the setup checks what it uses).
+    # The benchmark needs the demo organisation, users and programme.
     "$TARGET_DIR/release/dms" seed-demo >>"$work/server.log" 2>&1 ||
-        log "warning: demo data incomplete: $(tail -1 "$work/server.log")"
+        die "demo data failed: $(tail -1 "$work/server.log")"
     "$TARGET_DIR/release/dms" serve >>"$work/server.log" 2>&1 &
     pid=$!
     wait_ready "$base" "$pid"

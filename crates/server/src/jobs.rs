@@ -52,8 +52,7 @@ where
 
 /// The stores' local time: China Standard Time, no daylight saving.
 pub fn local_now() -> chrono::DateTime<chrono::FixedOffset> {
-    let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap_or(chrono::Offset::fix(&chrono::Utc));
-    chrono::Utc::now().with_timezone(&cst)
+    chrono::Utc::now().with_timezone(&dms_core::china_time())
 }
 
 fn until_next(now: chrono::NaiveDateTime, at: chrono::NaiveTime) -> Duration {

@@ -98,17 +98,7 @@ pub async fn queue_message(
 ) -> Result<HttpResponse, ApiError> {
     let scope = staff.require(Permission::CareWork)?;
     let b = body.0;
-    let purpose = match b.purpose.as_str() {
-        "service" => dms_crm::Purpose::Service,
-        "marketing" => dms_crm::Purpose::Marketing,
-        _ => {
-            return Err(ApiError::invalid(
-                "purpose",
-                "invalid",
-                "service or marketing",
-            ))
-        }
-    };
+    let purpose = purpose_of(&b.purpose)?;
     let new = dms_crm::NewMessage {
         store_id: body_id(&b.store_id, "store_id")?,
         customer_id: body_id(&b.customer_id, "customer_id")?,
@@ -408,6 +398,19 @@ pub async fn sms_receipts(
         })
         .await?;
     Ok(web::Json(out))
+}
+
+/// A message's `purpose` field: `service` or `marketing` (which needs a recorded consent).
+pub(crate) fn purpose_of(purpose: &str) -> Result<dms_crm::Purpose, ApiError> {
+    match purpose {
+        "service" => Ok(dms_crm::Purpose::Service),
+        "marketing" => Ok(dms_crm::Purpose::Marketing),
+        _ => Err(ApiError::invalid(
+            "purpose",
+            "invalid",
+            "service or marketing",
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -238,17 +238,7 @@ pub async fn segment_messages(
     let scope = staff.require(Permission::CareWork)?;
     let id = path_id(&id, "segment")?;
     let b = body.0;
-    let purpose = match b.purpose.as_str() {
-        "service" => dms_crm::Purpose::Service,
-        "marketing" => dms_crm::Purpose::Marketing,
-        _ => {
-            return Err(ApiError::invalid(
-                "purpose",
-                "invalid",
-                "service or marketing",
-            ))
-        }
-    };
+    let purpose = super::messages::purpose_of(&b.purpose)?;
     let message = dms_crm::NewMessage {
         store_id: body_id(&b.store_id, "store_id")?,
         customer_id: String::new(),
