@@ -492,7 +492,7 @@ impl Default for OutboxPolicy {
             backoff_base: Duration::seconds(60),
             quiet_start: NaiveTime::from_hms_opt(21, 0, 0).unwrap_or(NaiveTime::MIN),
             quiet_end: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or(NaiveTime::MIN),
-            utc_offset: FixedOffset::east_opt(8 * 3600).unwrap_or(chrono::Offset::fix(&Utc)),
+            utc_offset: dms_core::china_time(),
             batch_size: 50,
             claim_for: Duration::minutes(5),
         }

@@ -51,13 +51,18 @@ impl Cell {
 
 pub type Row = Vec<Cell>;
 
+/// How far the stores' time (China time) is ahead of UTC.
+pub(crate) fn china_ahead_of_utc() -> chrono::Duration {
+    chrono::Duration::seconds(dms_core::china_time().local_minus_utc().into())
+}
+
 /// Beijing time (the stores' time), for people reading the file.
 fn local(t: NaiveDateTime) -> NaiveDateTime {
-    t + chrono::Duration::hours(8)
+    t + china_ahead_of_utc()
 }
 
 fn local_day_start_utc(d: NaiveDate) -> NaiveDateTime {
-    d.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8)
+    d.and_hms_opt(0, 0, 0).unwrap_or_default() - china_ahead_of_utc()
 }
 
 /// Masks all but the first three and last four digits of a phone.

@@ -688,8 +688,8 @@ fn validate(
                 }
                 Some(d) => {
                     // Valid through the whole day in the stores' time (Beijing, UTC+8).
-                    let t =
-                        d.and_hms_opt(23, 59, 59).unwrap_or_default() - chrono::Duration::hours(8);
+                    let t = d.and_hms_opt(23, 59, 59).unwrap_or_default()
+                        - crate::export::china_ahead_of_utc();
                     if t <= now {
                         err(
                             Column::ExpiresOn,

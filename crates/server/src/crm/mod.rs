@@ -274,8 +274,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// 06:00 local (UTC+8) of `day`, as the care engine's clock.
 pub fn morning_of(day: NaiveDate) -> DateTime<Utc> {
-    let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap_or(chrono::Offset::fix(&Utc));
-    cst.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+    dms_core::china_time()
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
         .single()
         .map(|d| d.with_timezone(&Utc) + chrono::Duration::hours(6))
         .unwrap_or_else(Utc::now)
