@@ -262,6 +262,10 @@ fn kiosk_route(req: &HttpRequest) -> Option<CardBinding> {
         "/bills" if get => CardBinding::None,
         "/bills/{id}" if get => CardBinding::None,
         "/kiosk/summary" if get => CardBinding::Tapped,
+        // A top-up the kiosk asks for; the cashier confirms it once the money is in hand.
+        "/kiosk/top-up-requests" if post => CardBinding::Tapped,
+        "/kiosk/top-up-requests/{id}" if get => CardBinding::None,
+        "/kiosk/top-up-requests/{id}/cancel" if post => CardBinding::None,
         "/checkouts/quote" | "/checkouts" | "/bills/{id}/pay" if post => CardBinding::Tapped,
         "/checkouts" if get => CardBinding::CardQuery(query_value(req, "card_id")),
         "/cards/lookup" if get => CardBinding::Lookup {
@@ -270,7 +274,7 @@ fn kiosk_route(req: &HttpRequest) -> Option<CardBinding> {
         },
         "/cards/{id}" if get => CardBinding::CardPath(id()),
         // Not top-ups: the terminal cannot see the cash or the bank-card slip, so a stolen
-        // device token must not be able to credit a card. The cashier tops up.
+        // device token must not be able to credit a card. It asks; the cashier confirms.
         "/cards/{id}/pin/verify" if post => CardBinding::CardPath(id()),
         "/members/{id}" | "/members/{id}/points" | "/members/{id}/coupons" if get => {
             CardBinding::MemberPath(id())
