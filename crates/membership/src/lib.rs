@@ -42,6 +42,7 @@ pub mod schema;
 pub mod statistics;
 pub mod stored_value;
 pub mod tiers;
+pub mod top_up_requests;
 mod util;
 
 pub use cards::{

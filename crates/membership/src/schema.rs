@@ -288,3 +288,29 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    mem_top_up_requests (id) {
+        id -> Text,
+        store_id -> Text,
+        device_id -> Nullable<Text>,
+        device_name -> Nullable<Text>,
+        card_id -> Text,
+        amount_fen -> BigInt,
+        expected_bonus_fen -> BigInt,
+        payment_method -> Text,
+        received_method -> Nullable<Text>,
+        status -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        expires_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
+        decided_by_id -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        top_up_txn_id -> Nullable<Text>,
+        top_up -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}

@@ -1,0 +1,1 @@
+DROP TABLE mem_top_up_requests;
