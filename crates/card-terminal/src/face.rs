@@ -1,5 +1,7 @@
 //! Visual (rewritable) card faces: the thermal-rewrite area some member cards carry, showing
-//! the member's masked name, tier, masked card number and expiry.
+//! the member's masked name, tier, masked card number and expiry, and (written by the kiosk
+//! after a tap and after every confirmed payment or top-up) the balance, the points and the
+//! last transaction.
 //!
 //! Every vendor has its own printer protocol, so the kiosk talks to a [`CardFace`] trait; the
 //! driver here writes the face to a file (JSON with the rendered lines), which a vendor bridge
@@ -26,6 +28,12 @@ pub struct FaceData {
     pub card_number: String,
     /// Last valid day.
     pub expiry: NaiveDate,
+    /// Stored value (principal + bonus), yuan as the server states it ("900.00").
+    pub balance: Option<String>,
+    /// Redeemable points.
+    pub points: Option<i64>,
+    /// The last transaction in a few words ("11-26 14:05 消费 100.00").
+    pub last_transaction: Option<String>,
 }
 
 /// The face as written: masked fields and the lines to print.
@@ -39,6 +47,15 @@ pub struct RenderedFace {
     pub card_number: String,
     /// Expiry, ISO date.
     pub expiry: String,
+    /// Balance, when the face shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<String>,
+    /// Redeemable points, when the face shows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<i64>,
+    /// The last transaction, when the face shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transaction: Option<String>,
     /// The printed lines, top to bottom.
     pub lines: Vec<String>,
 }
@@ -82,17 +99,29 @@ pub fn render_face(face: &FaceData) -> RenderedFace {
     let name = mask_name(&face.member_name);
     let card_number = mask_card_number(&face.card_number);
     let expiry = face.expiry.format("%Y-%m-%d").to_string();
-    let lines = vec![
+    let mut lines = vec![
         format!("会员: {name}"),
         format!("等级: {}", face.tier),
         format!("卡号: {card_number}"),
         format!("有效期至: {expiry}"),
     ];
+    if let Some(b) = &face.balance {
+        lines.push(format!("余额: {b}"));
+    }
+    if let Some(p) = face.points {
+        lines.push(format!("积分: {p}"));
+    }
+    if let Some(t) = &face.last_transaction {
+        lines.push(format!("最近: {t}"));
+    }
     RenderedFace {
         name,
         tier: face.tier.clone(),
         card_number,
         expiry,
+        balance: face.balance.clone(),
+        points: face.points,
+        last_transaction: face.last_transaction.clone(),
         lines,
     }
 }
@@ -187,6 +216,9 @@ mod tests {
             tier: "金卡".into(),
             card_number: "880001234567".into(),
             expiry: NaiveDate::from_ymd_opt(2027, 11, 30).unwrap(),
+            balance: None,
+            points: None,
+            last_transaction: None,
         };
         let rendered = face.write_face(&data).unwrap();
         let on_disk: RenderedFace =
@@ -203,6 +235,24 @@ mod tests {
         );
         let raw = fs::read_to_string(face.path()).unwrap();
         assert!(!raw.contains("三丰") && !raw.contains("880001234567"));
+        let shown = face
+            .write_face(&FaceData {
+                balance: Some("900.00".into()),
+                points: Some(1290),
+                last_transaction: Some("11-26 14:05 消费 100.00".into()),
+                ..data
+            })
+            .unwrap();
+        assert_eq!(
+            shown.lines[4..],
+            [
+                "余额: 900.00",
+                "积分: 1290",
+                "最近: 11-26 14:05 消费 100.00"
+            ]
+        );
+        let raw = fs::read_to_string(face.path()).unwrap();
+        assert!(raw.contains("\"balance\": \"900.00\""), "{raw}");
         face.erase().unwrap();
         assert_eq!(fs::read_to_string(face.path()).unwrap(), "{}\n");
         fs::remove_dir_all(&dir).unwrap();

@@ -34,6 +34,10 @@ pub enum RequestKind {
     Checkout,
     /// Loading stored value onto the card at the desk.
     TopUp,
+    /// Asking the cashier for a top-up from the kiosk: pending while the request waits for the
+    /// cashier (its server id noted with [`Journal::note`]), confirmed with the top-up, failed
+    /// when cancelled, expired or refused.
+    TopUpRequest,
 }
 
 /// Where a request stands.
@@ -189,6 +193,34 @@ impl Journal {
         self.resolve(key, EntryState::Confirmed, detail)
     }
 
+    /// Notes what the server answered while the request stays pending (a top-up request's id,
+    /// while the cashier has not decided). The latest note is the entry's `detail`.
+    pub fn note(&mut self, key: Uuid, detail: &str) -> Result<Entry> {
+        match self.entries.get(&key).map(|e| e.state) {
+            None => return Err(Error::Journal(format!("unknown key {key}"))),
+            Some(EntryState::Pending) => {}
+            Some(current) => {
+                return Err(Error::Journal(format!(
+                    "{key} is already {current:?}, nothing to note"
+                )))
+            }
+        }
+        self.append(Record {
+            key,
+            state: EntryState::Pending,
+            at: Utc::now(),
+            kind: None,
+            card_number: None,
+            amount: None,
+            reference: None,
+            detail: Some(detail.to_string()),
+        })?;
+        self.entries
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Error::Journal(format!("unknown key {key}")))
+    }
+
     /// Marks a request refused by the server, or abandoned before it was sent.
     pub fn fail(&mut self, key: Uuid, reason: &str) -> Result<Entry> {
         self.resolve(key, EntryState::Failed, reason)
@@ -285,6 +317,14 @@ fn apply(entries: &mut BTreeMap<Uuid, Entry>, r: Record) -> std::result::Result<
             Ok(())
         }
         (None, state) => Err(format!("{state:?} record for unknown key {}", r.key)),
+        // A note on a pending entry: no kind (that would be a second begin), a detail.
+        (Some(e), EntryState::Pending)
+            if e.state == EntryState::Pending && r.kind.is_none() && r.detail.is_some() =>
+        {
+            e.updated_at = r.at;
+            e.detail = r.detail;
+            Ok(())
+        }
         (Some(e), EntryState::Pending) => Err(format!("key {} begun twice", e.key)),
         (Some(e), state) => {
             e.state = state;
@@ -355,6 +395,31 @@ mod tests {
         assert!(j.confirm(e.key, "R-9").is_err());
         assert!(j.confirm(Uuid::now_v7(), "R-9").is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn a_note_keeps_the_entry_pending_and_survives_a_restart() {
+        let path = temp("note");
+        let mut j = Journal::open(&path).unwrap();
+        let e = j
+            .begin(NewRequest {
+                kind: RequestKind::TopUpRequest,
+                card_number: "8800****2345".into(),
+                amount: Decimal::from_str("500.00").unwrap(),
+                reference: None,
+            })
+            .unwrap();
+        j.note(e.key, "request:TR-1").unwrap();
+        drop(j);
+        let mut j = Journal::open(&path).unwrap();
+        let got = j.get(e.key).unwrap().clone();
+        assert_eq!(got.state, EntryState::Pending);
+        assert_eq!(got.kind, RequestKind::TopUpRequest);
+        assert_eq!(got.detail.as_deref(), Some("request:TR-1"));
+        j.confirm(e.key, "T-1").unwrap();
+        assert!(j.note(e.key, "request:TR-2").is_err());
+        drop(j);
+        assert!(Journal::open(&path).unwrap().pending().is_empty());
     }
 
     #[test]

@@ -15,13 +15,58 @@ use dms_api_types::devices::{
     CARD_UID_HEADER,
 };
 use dms_api_types::membership::{
-    CheckoutPage, CheckoutRequest, PricedBasketDto, QuoteRequest, ReceiptDto, TopUpDto,
-    TopUpRequest,
+    CheckoutPage, CheckoutRequest, CheckoutSummaryDto, PaymentMethod, PricedBasketDto,
+    QuoteRequest, ReceiptDto, TopUpDto,
 };
 use dms_api_types::TokenResponse;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The kiosk's top-up request: the member asks, the cashier takes the money and confirms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KioskTopUpRequest {
+    pub card_id: String,
+    /// Yuan with up to two decimals, e.g. `"500.00"`.
+    pub amount: String,
+    pub payment_method: PaymentMethod,
+}
+
+/// A top-up request as the server keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopUpRequestDto {
+    pub id: String,
+    pub store_id: String,
+    #[serde(default)]
+    pub device_id: Option<String>,
+    #[serde(default)]
+    pub device_name: Option<String>,
+    pub card_id: String,
+    pub masked_card_no: String,
+    #[serde(default)]
+    pub member_name: Option<String>,
+    pub amount: String,
+    /// The bonus the programme's rules would add, as quoted when asked.
+    #[serde(default)]
+    pub expected_bonus: Option<String>,
+    pub payment_method: PaymentMethod,
+    /// Once confirmed: what the cashier received.
+    #[serde(default)]
+    pub received_method: Option<PaymentMethod>,
+    /// `pending`, `confirmed`, `cancelled` or `expired`.
+    pub status: String,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub decided_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub decided_by: Option<String>,
+    #[serde(default)]
+    pub cancel_reason: Option<String>,
+    /// The top-up, once confirmed.
+    #[serde(default)]
+    pub top_up: Option<TopUpDto>,
+}
 
 /// What a request came to, when it did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +80,8 @@ pub enum ApiError {
         status: u16,
         code: String,
         title: String,
+        /// The first field the problem names (`redeem_points`, `coupons`), if any.
+        field: Option<String>,
     },
     /// The terminal is not (or no longer) paired.
     NotPaired,
@@ -51,6 +98,7 @@ impl std::fmt::Display for ApiError {
                 status,
                 code,
                 title,
+                ..
             } => write!(f, "{status} {code}: {title}"),
             ApiError::NotPaired => f.write_str("not paired"),
             ApiError::Decode(e) => write!(f, "unexpected answer: {e}"),
@@ -62,6 +110,14 @@ impl ApiError {
     pub fn code(&self) -> Option<&str> {
         match self {
             ApiError::Problem { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The field the server named, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Problem { field, .. } => field.as_deref(),
             _ => None,
         }
     }
@@ -297,16 +353,56 @@ impl Api {
         self.call(Method::Post, &path, Some(uid), Some(key), Some(&body))
     }
 
-    pub fn top_up(
+    /// Asks the cashier to top up the tapped card: nothing moves until a cashier confirms
+    /// (`POST /kiosk/top-up-requests`, with the journal's key).
+    pub fn request_top_up(
         &mut self,
         uid: &str,
         key: &str,
+        r: &KioskTopUpRequest,
+    ) -> Result<TopUpRequestDto, ApiError> {
+        let body = serde_json::to_value(r).map_err(|e| ApiError::Decode(e.to_string()))?;
+        self.call(
+            Method::Post,
+            "/kiosk/top-up-requests",
+            Some(uid),
+            Some(key),
+            Some(&body),
+        )
+    }
+
+    /// Where a top-up request stands (polled while the member waits).
+    pub fn top_up_request(&mut self, id: &str) -> Result<TopUpRequestDto, ApiError> {
+        let path = format!("/kiosk/top-up-requests/{}", urlencode(id));
+        self.call(Method::Get, &path, None, None, None)
+    }
+
+    /// Withdraws a pending top-up request (the member pressed Esc).
+    pub fn cancel_top_up_request(&mut self, id: &str) -> Result<TopUpRequestDto, ApiError> {
+        let path = format!("/kiosk/top-up-requests/{}/cancel", urlencode(id));
+        self.call(
+            Method::Post,
+            &path,
+            None,
+            None,
+            Some(&serde_json::json!({})),
+        )
+    }
+
+    /// The card's latest checkout, if any (for the card face).
+    pub fn last_checkout(
+        &mut self,
+        uid: &str,
         card_id: &str,
-        t: &TopUpRequest,
-    ) -> Result<TopUpDto, ApiError> {
-        let body = serde_json::to_value(t).map_err(|e| ApiError::Decode(e.to_string()))?;
-        let path = format!("/cards/{card_id}/top-ups");
-        self.call(Method::Post, &path, Some(uid), Some(key), Some(&body))
+    ) -> Result<Option<CheckoutSummaryDto>, ApiError> {
+        let page: CheckoutPage = self.call(
+            Method::Get,
+            &format!("/checkouts?card_id={card_id}&limit=1"),
+            Some(uid),
+            None,
+            None,
+        )?;
+        Ok(page.items.into_iter().next())
     }
 
     /// The card's latest checkout receipt, for a reprint.
@@ -364,6 +460,7 @@ fn decode<T: DeserializeOwned>(r: Result<ureq::Response, ureq::Error>) -> Result
                 status,
                 code: v["code"].as_str().unwrap_or("error").to_string(),
                 title: v["title"].as_str().unwrap_or_default().to_string(),
+                field: v["errors"][0]["field"].as_str().map(str::to_string),
             })
         }
         Err(ureq::Error::Transport(t)) => match t.kind() {

@@ -5,6 +5,11 @@
 //! queued (the payment is refused); when the answer is lost the outcome is shown as 待确认
 //! until the journal learns it from the server; the receipt prints only after the server
 //! confirmed; the PIN lives only in the PIN screen and the one request body that carries it.
+//!
+//! A top-up is only asked for here: the kiosk cannot see the cash or the bank-card slip. The
+//! request (journaled like a payment) waits on the server for the cashier, who takes the money
+//! and confirms it in the web app; the kiosk polls it once a second and prints the top-up
+//! receipt only when the server says it is confirmed.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +17,7 @@ use chrono::Utc;
 use dms_api_types::devices::{BillDto, KioskSummaryDto, PayBillRequest, RequestOutcomeDto};
 use dms_api_types::membership::{
     BasketLineDto, Category, CheckoutRequest, PaymentMethod, PricedBasketDto, QuoteRequest,
-    ReceiptDto, TenderDto, TenderKind, TopUpDto, TopUpRequest,
+    ReceiptDto, TenderDto, TenderKind, TopUpDto,
 };
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use ratatui::layout::{Constraint, Layout};
@@ -23,9 +28,10 @@ use ratatui::Frame;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::api::{Api, ApiError};
+use super::api::{Api, ApiError, KioskTopUpRequest, TopUpRequestDto};
 use super::config::KioskConfig;
-use crate::journal::{EntryState, Journal, NewRequest, RequestKind};
+use crate::face::{CardFace, FaceData};
+use crate::journal::{Entry, EntryState, Journal, NewRequest, RequestKind};
 use crate::pin::PinEntry;
 use crate::printer::{PrinterStatus, Receipt, ReceiptLine, ReceiptPrinter};
 
@@ -48,7 +54,21 @@ pub struct Quoted {
     pub payment: Payment,
     pub quote: PricedBasketDto,
     pub tender: TenderKind,
+    /// The member's coupons applied (the quote priced them).
+    pub coupon_ids: Vec<String>,
+    /// Points used as a tender (the quote says what they are worth).
+    pub redeem_points: i64,
 }
+
+impl Quoted {
+    /// What the card pays: the member's share less what the points cover.
+    pub fn card_pays(&self) -> Decimal {
+        (money(&self.quote.member_pays) - money(&self.quote.points_value)).max(Decimal::ZERO)
+    }
+}
+
+/// The journal's note for a top-up request the server took: its id.
+const REQUEST_NOTE: &str = "request:";
 
 pub enum Screen {
     Pairing {
@@ -69,8 +89,24 @@ pub enum Screen {
     TopUpMethod {
         amount: Decimal,
     },
+    /// The top-up request waits for the cashier; polled once a second.
+    TopUpWaiting {
+        key: Uuid,
+        request: Box<TopUpRequestDto>,
+        last_poll: Instant,
+    },
     Confirm {
         quoted: Quoted,
+    },
+    /// Picking coupons for the quoted payment (toggled by number).
+    Coupons {
+        quoted: Quoted,
+        selected: Vec<String>,
+    },
+    /// Typing the points to redeem.
+    Points {
+        quoted: Quoted,
+        input: String,
     },
     Pin {
         quoted: Quoted,
@@ -91,6 +127,8 @@ pub struct App {
     pub api: Api,
     pub journal: Journal,
     pub printer: Option<Box<dyn ReceiptPrinter>>,
+    /// The rewritable card face, when the kiosk has one.
+    pub face: Option<Box<dyn CardFace>>,
     pub screen: Screen,
     pub session: Option<Session>,
     /// One line under the screen: what just went wrong or right.
@@ -132,10 +170,37 @@ pub fn explain(e: &ApiError) -> String {
             "card_expired" => "此卡已过期。".into(),
             "card_uid_mismatch" => "卡号与芯片不符，请到前台核验。".into(),
             "not_found" => "未找到此卡，请到前台办理。".into(),
+            "conflict" if e.field().is_some_and(|f| f.starts_with("coupon")) => {
+                "优惠券不可用于本次消费。".into()
+            }
+            "top_up_request_pending" => "此卡已有待确认的充值申请，请到收银台办理。".into(),
+            "already_confirmed" => "收银员已确认此充值。".into(),
+            "already_cancelled" => "此充值申请已取消。".into(),
+            "top_up_request_expired" => "此充值申请已过期。".into(),
             "conflict" => "账单已支付或已取消。".into(),
+            "validation_failed" => match e.field().unwrap_or_default() {
+                "redeem_points" => "积分抵扣不能超过应付金额。".into(),
+                f if f.starts_with("coupon") => "优惠券不可用于本次消费。".into(),
+                "amount" => "充值金额不在允许范围内。".into(),
+                f => format!("输入有误（{f}）。"),
+            },
             _ => format!("操作未完成（{code}）。"),
         },
     }
+}
+
+fn method_name(m: PaymentMethod) -> &'static str {
+    match m {
+        PaymentMethod::Cash => "现金",
+        PaymentMethod::BankCard => "银行卡",
+        PaymentMethod::Transfer => "转账",
+        PaymentMethod::Online => "线上支付",
+    }
+}
+
+/// China time, as receipts and the card face show it.
+fn local(t: chrono::DateTime<Utc>, fmt: &str) -> String {
+    t.with_timezone(&china()).format(fmt).to_string()
 }
 
 impl App {
@@ -144,6 +209,7 @@ impl App {
         api: Api,
         journal: Journal,
         printer: Option<Box<dyn ReceiptPrinter>>,
+        face: Option<Box<dyn CardFace>>,
     ) -> App {
         let screen = if api.device().is_some() {
             Screen::Idle {
@@ -160,6 +226,7 @@ impl App {
             api,
             journal,
             printer,
+            face,
             screen,
             session: None,
             notice: None,
@@ -187,6 +254,16 @@ impl App {
         self.journal.pending().len()
     }
 
+    /// Requests whose outcome is unknown: new payments wait for them. A top-up request the
+    /// server took and the cashier has yet to decide is known (it moves nothing until then).
+    fn unknown_count(&self) -> usize {
+        self.journal
+            .pending()
+            .iter()
+            .filter(|e| request_id(e).is_none())
+            .count()
+    }
+
     // ------------------------------------------------------------------ card events
 
     /// A card was read: `uid` in the server's form, `number` when the reader also read the
@@ -194,7 +271,10 @@ impl App {
     pub fn tap(&mut self, uid: &str, number: Option<&str>) {
         if matches!(
             self.screen,
-            Screen::Pairing { .. } | Screen::Pin { .. } | Screen::Pending { .. }
+            Screen::Pairing { .. }
+                | Screen::Pin { .. }
+                | Screen::Pending { .. }
+                | Screen::TopUpWaiting { .. }
         ) {
             return;
         }
@@ -216,8 +296,57 @@ impl App {
                 });
                 self.screen = Screen::Summary;
                 log::info!("summary shown");
+                if self.face.is_some() {
+                    let last = self.last_checkout_line(uid);
+                    self.write_face(last);
+                }
             }
             Err(e) => self.fail_to_idle(&e),
+        }
+    }
+
+    /// The card's last checkout in a few words, for the face written after a tap.
+    fn last_checkout_line(&mut self, uid: &str) -> Option<String> {
+        let card_id = self.session.as_ref()?.summary.card.id.clone();
+        match self.api.last_checkout(uid, &card_id) {
+            Ok(Some(c)) => Some(format!(
+                "{} 消费 {}",
+                local(c.created_at, "%m-%d %H:%M"),
+                c.total
+            )),
+            Ok(None) => None,
+            Err(e) => {
+                log::warn!("last checkout for the card face: {e}");
+                None
+            }
+        }
+    }
+
+    /// Writes the card face from the session's summary (masked name and number, tier,
+    /// balance, points) and `last`, the last transaction.
+    fn write_face(&mut self, last: Option<String>) {
+        let Some(s) = &self.session else {
+            return;
+        };
+        let Some(face) = self.face.as_mut() else {
+            return;
+        };
+        let m = &s.summary;
+        let data = FaceData {
+            member_name: m.masked_name.clone(),
+            tier: m.tier_name.clone(),
+            card_number: m.card.masked_card_no.clone(),
+            expiry: m.card.expires_at.with_timezone(&china()).date_naive(),
+            balance: Some(m.card.balance.clone()),
+            points: Some(m.redeemable_points),
+            last_transaction: last,
+        };
+        match face.write_face(&data) {
+            Ok(_) => log::info!("card face written"),
+            Err(e) => {
+                log::warn!("card face: {e}");
+                self.notice = Some("卡面未能更新，请到前台处理。".into());
+            }
         }
     }
 
@@ -398,10 +527,25 @@ impl App {
                 _ => Screen::Amount { top_up, input },
             },
             (Screen::TopUpMethod { amount }, code) => match code {
-                KeyCode::Char('1') => self.top_up(amount, PaymentMethod::Cash),
-                KeyCode::Char('2') => self.top_up(amount, PaymentMethod::BankCard),
+                KeyCode::Char('1') => self.request_top_up(amount, PaymentMethod::Cash),
+                KeyCode::Char('2') => self.request_top_up(amount, PaymentMethod::BankCard),
                 KeyCode::Esc => Screen::Summary,
                 _ => Screen::TopUpMethod { amount },
+            },
+            (
+                Screen::TopUpWaiting {
+                    key,
+                    request,
+                    last_poll,
+                },
+                code,
+            ) => match code {
+                KeyCode::Esc => self.cancel_top_up(key, *request),
+                _ => Screen::TopUpWaiting {
+                    key,
+                    request,
+                    last_poll,
+                },
             },
             (Screen::Confirm { mut quoted }, code) => match code {
                 KeyCode::Char('1') | KeyCode::Char('2') => {
@@ -415,8 +559,87 @@ impl App {
                         entry: PinEntry::new(),
                     }
                 }
+                KeyCode::Char('3') if self.coupons_offered() > 0 => Screen::Coupons {
+                    selected: quoted.coupon_ids.clone(),
+                    quoted,
+                },
+                KeyCode::Char('3') => {
+                    self.notice = Some("没有可用的优惠券。".into());
+                    Screen::Confirm { quoted }
+                }
+                KeyCode::Char('4') if self.points_available() > 0 => Screen::Points {
+                    input: String::new(),
+                    quoted,
+                },
+                KeyCode::Char('4') => {
+                    self.notice = Some("没有可用的积分。".into());
+                    Screen::Confirm { quoted }
+                }
                 KeyCode::Esc => Screen::Summary,
                 _ => Screen::Confirm { quoted },
+            },
+            (
+                Screen::Coupons {
+                    quoted,
+                    mut selected,
+                },
+                code,
+            ) => match code {
+                KeyCode::Char(c) if c.is_ascii_digit() && c != '0' => {
+                    let i = c.to_digit(10).unwrap_or(0) as usize;
+                    let id = self
+                        .session
+                        .as_ref()
+                        .and_then(|s| s.summary.coupons.get(i - 1))
+                        .map(|c| c.id.clone());
+                    if let Some(id) = id {
+                        if let Some(at) = selected.iter().position(|x| *x == id) {
+                            selected.remove(at);
+                        } else if selected.len() < 10 {
+                            selected.push(id);
+                        }
+                    }
+                    Screen::Coupons { quoted, selected }
+                }
+                KeyCode::Enter => {
+                    let points = quoted.redeem_points;
+                    self.requote(quoted, selected, points)
+                }
+                KeyCode::Esc => Screen::Confirm { quoted },
+                _ => Screen::Coupons { quoted, selected },
+            },
+            (Screen::Points { quoted, mut input }, code) => match code {
+                KeyCode::Char(c) if c.is_ascii_digit() && input.len() < 9 => {
+                    input.push(c);
+                    Screen::Points { quoted, input }
+                }
+                KeyCode::Backspace => {
+                    input.pop();
+                    Screen::Points { quoted, input }
+                }
+                KeyCode::Enter => {
+                    let points = if input.is_empty() {
+                        Ok(0)
+                    } else {
+                        input.parse::<i64>()
+                    };
+                    match points {
+                        Ok(p) if p <= self.points_available() => {
+                            let coupons = quoted.coupon_ids.clone();
+                            self.requote(quoted, coupons, p)
+                        }
+                        _ => {
+                            self.notice =
+                                Some(format!("最多可用 {} 积分。", self.points_available()));
+                            Screen::Points {
+                                quoted,
+                                input: String::new(),
+                            }
+                        }
+                    }
+                }
+                KeyCode::Esc => Screen::Confirm { quoted },
+                _ => Screen::Points { quoted, input },
             },
             (Screen::Pin { quoted, mut entry }, code) => match code {
                 KeyCode::Char(c) if c.is_ascii_digit() => {
@@ -464,7 +687,7 @@ impl App {
     // ------------------------------------------------------------------ flows
 
     fn start_payment(&mut self) -> Screen {
-        if self.pending_count() > 0 {
+        if self.unknown_count() > 0 {
             self.notice = Some("有待确认的交易，请稍候再付款。".into());
             return Screen::Summary;
         }
@@ -502,29 +725,85 @@ impl App {
         }
     }
 
-    fn quote(&mut self, payment: Payment) -> Screen {
+    fn coupons_offered(&self) -> usize {
+        self.session
+            .as_ref()
+            .map(|s| s.summary.coupons.len().min(9))
+            .unwrap_or(0)
+    }
+
+    fn points_available(&self) -> i64 {
+        self.session
+            .as_ref()
+            .map(|s| s.summary.redeemable_points)
+            .unwrap_or(0)
+    }
+
+    fn price(
+        &mut self,
+        payment: &Payment,
+        coupon_ids: &[String],
+        redeem_points: i64,
+    ) -> Result<PricedBasketDto, ApiError> {
         let Some(s) = self.session.clone() else {
-            return Screen::Summary;
+            return Err(ApiError::NotPaired);
         };
         let q = QuoteRequest {
             card_id: s.summary.card.id.clone(),
             store_id: s.summary.card.store_id.clone(),
-            lines: Self::lines_of(&payment),
-            coupon_ids: vec![],
-            redeem_points: 0,
+            lines: Self::lines_of(payment),
+            coupon_ids: coupon_ids.to_vec(),
+            redeem_points,
             discount_override: None,
         };
-        match self.api.quote(&s.uid, &q) {
+        self.api.quote(&s.uid, &q)
+    }
+
+    fn quote(&mut self, payment: Payment) -> Screen {
+        if self.session.is_none() {
+            return Screen::Summary;
+        }
+        match self.price(&payment, &[], 0) {
             Ok(quote) => Screen::Confirm {
                 quoted: Quoted {
                     payment,
                     quote,
                     tender: TenderKind::StoredValue,
+                    coupon_ids: vec![],
+                    redeem_points: 0,
                 },
             },
             Err(e) => {
                 self.notice = Some(explain(&e));
                 Screen::Summary
+            }
+        }
+    }
+
+    /// Prices the payment again with other coupons or points; the server's quote is what the
+    /// member sees before the PIN. Refused: the last quote stays, with the reason.
+    fn requote(&mut self, prev: Quoted, coupon_ids: Vec<String>, redeem_points: i64) -> Screen {
+        match self.price(&prev.payment, &coupon_ids, redeem_points) {
+            Ok(quote) => {
+                log::info!(
+                    "requoted: {} coupons, {} points, member pays {}",
+                    coupon_ids.len(),
+                    redeem_points,
+                    quote.member_pays
+                );
+                Screen::Confirm {
+                    quoted: Quoted {
+                        quote,
+                        coupon_ids,
+                        redeem_points,
+                        ..prev
+                    },
+                }
+            }
+            Err(e) => {
+                self.server_ok = !matches!(e, ApiError::Unreachable(_));
+                self.notice = Some(explain(&e));
+                Screen::Confirm { quoted: prev }
             }
         }
     }
@@ -540,7 +819,7 @@ impl App {
                 input: String::new(),
             };
         };
-        let amount = money(&quoted.quote.member_pays);
+        let amount = quoted.card_pays();
         let reference = match &quoted.payment {
             Payment::Bill { bill } => Some(format!("bill:{}", bill.id)),
             Payment::Basket { .. } => None,
@@ -559,10 +838,15 @@ impl App {
             }
         };
         let key = entry.key.to_string();
-        let tenders = vec![TenderDto {
-            kind: quoted.tender,
-            amount: format!("{amount:.2}"),
-        }];
+        // Points cover part (or all) of it; the card pays the rest.
+        let tenders = if amount > Decimal::ZERO {
+            vec![TenderDto {
+                kind: quoted.tender,
+                amount: format!("{amount:.2}"),
+            }]
+        } else {
+            vec![]
+        };
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
@@ -574,8 +858,8 @@ impl App {
                     &PayBillRequest {
                         card_id: s.summary.card.id.clone(),
                         terminal_id: Some(device_id.clone()),
-                        coupon_ids: vec![],
-                        redeem_points: 0,
+                        coupon_ids: quoted.coupon_ids.clone(),
+                        redeem_points: quoted.redeem_points,
                         tenders: tenders.clone(),
                         pin: Some(pin.to_string()),
                     },
@@ -588,8 +872,8 @@ impl App {
                         store_id: s.summary.card.store_id.clone(),
                         terminal_id: Some(device_id.clone()),
                         lines: Self::lines_of(&quoted.payment),
-                        coupon_ids: vec![],
-                        redeem_points: 0,
+                        coupon_ids: quoted.coupon_ids.clone(),
+                        redeem_points: quoted.redeem_points,
                         tenders: tenders.clone(),
                         discount_override: None,
                         pin: Some(pin.to_string()),
@@ -633,51 +917,281 @@ impl App {
         }
     }
 
-    fn top_up(&mut self, amount: Decimal, method: PaymentMethod) -> Screen {
+    /// Journals the request, sends it (retrying a lost answer with the same key), then waits
+    /// for the cashier. Nothing moves until the cashier confirms.
+    fn request_top_up(&mut self, amount: Decimal, method: PaymentMethod) -> Screen {
         let Some(s) = self.session.clone() else {
             return Screen::Summary;
         };
-        let device_id = self.api.device().map(|d| d.id.clone());
         let entry = match self.journal.begin(NewRequest {
-            kind: RequestKind::TopUp,
+            kind: RequestKind::TopUpRequest,
             card_number: s.summary.card.masked_card_no.clone(),
             amount,
-            reference: None,
+            reference: serde_json::to_value(method)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string)),
         }) {
             Ok(e) => e,
             Err(e) => {
                 log::error!("journal: {e}");
-                self.notice = Some("本地日志无法写入，未发送充值。".into());
+                self.notice = Some("本地日志无法写入，未提交充值申请。".into());
                 return Screen::Summary;
             }
         };
         let key = entry.key.to_string();
-        let req = TopUpRequest {
+        let req = KioskTopUpRequest {
+            card_id: s.summary.card.id.clone(),
             amount: format!("{amount:.2}"),
             payment_method: method,
-            terminal_id: device_id,
         };
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
-            match self.api.top_up(&s.uid, &key, &s.summary.card.id, &req) {
-                Err(ApiError::Unknown(_)) if attempt < 3 => {
+            match self.api.request_top_up(&s.uid, &key, &req) {
+                Err(ApiError::Unknown(e)) if attempt < 3 => {
+                    log::warn!("top-up request {key}: no answer ({e}); retrying with the same key");
                     std::thread::sleep(Duration::from_millis(500 * attempt));
                 }
                 other => break other,
             }
         };
         match outcome {
-            Ok(t) => self.confirmed_top_up(entry.key, &t),
-            Err(ApiError::Unknown(_)) => Screen::Pending { key: entry.key },
+            Ok(r) => {
+                self.server_ok = true;
+                if let Err(e) = self
+                    .journal
+                    .note(entry.key, &format!("{REQUEST_NOTE}{}", r.id))
+                {
+                    log::error!("journal note {key}: {e}");
+                }
+                log::info!(
+                    "top-up request {} sent: {} {}",
+                    r.id,
+                    r.amount,
+                    method_name(method)
+                );
+                self.request_update(entry.key, r)
+            }
+            Err(ApiError::Unknown(e)) => {
+                self.server_ok = false;
+                log::warn!("top-up request {key}: outcome unknown ({e}); pending in the journal");
+                Screen::Pending { key: entry.key }
+            }
             Err(e) => {
                 let _ = self.journal.fail(entry.key, e.code().unwrap_or("not sent"));
+                log::info!("top-up request {key}: refused: {e}");
+                self.server_ok = !matches!(e, ApiError::Unreachable(_));
                 Screen::Done {
                     ok: false,
-                    lines: vec!["充值未完成".into(), explain(&e)],
+                    lines: vec!["充值申请未提交".into(), explain(&e)],
                 }
             }
         }
+    }
+
+    /// Called from the main loop: polls the request the member is waiting on, once a second.
+    pub fn tick(&mut self) {
+        let (key, id) = match &self.screen {
+            Screen::TopUpWaiting {
+                key,
+                request,
+                last_poll,
+            } if last_poll.elapsed() >= Duration::from_secs(1) => (*key, request.id.clone()),
+            _ => return,
+        };
+        match self.api.top_up_request(&id) {
+            Ok(r) => {
+                self.server_ok = true;
+                self.screen = self.request_update(key, r);
+            }
+            Err(e) => {
+                self.server_ok = !matches!(e, ApiError::Unreachable(_) | ApiError::Unknown(_));
+                log::debug!("top-up request {id}: poll failed: {e}");
+                if let Screen::TopUpWaiting { last_poll, .. } = &mut self.screen {
+                    *last_poll = Instant::now();
+                }
+            }
+        }
+    }
+
+    /// The screen for a request as the server reports it: still waiting, or decided.
+    fn request_update(&mut self, key: Uuid, r: TopUpRequestDto) -> Screen {
+        match r.status.as_str() {
+            "confirmed" => self.confirmed_top_up_request(key, &r),
+            "cancelled" | "expired" => {
+                // The cashier gives a reason; the kiosk withdraws without one.
+                let by_kiosk = r.status == "cancelled"
+                    && (r.cancel_reason.is_none()
+                        || (r.decided_by.is_some() && r.decided_by == r.device_name));
+                let _ = self.journal.fail(key, &r.status);
+                log::info!("top-up request {}: {}", r.id, r.status);
+                let why = if r.status == "expired" {
+                    "15 分钟内未经收银员确认，申请已作废。".to_string()
+                } else if by_kiosk {
+                    "您已取消本次充值申请。".to_string()
+                } else {
+                    match r.cancel_reason.as_deref().filter(|t| !t.trim().is_empty()) {
+                        Some(reason) => format!("收银员已取消：{reason}"),
+                        None => "收银员已取消本次充值申请。".to_string(),
+                    }
+                };
+                Screen::Done {
+                    ok: false,
+                    lines: vec![
+                        if r.status == "expired" {
+                            "充值申请已过期".into()
+                        } else {
+                            "充值已取消".into()
+                        },
+                        why,
+                        "未入账，卡内余额未变。".into(),
+                    ],
+                }
+            }
+            _ => Screen::TopUpWaiting {
+                key,
+                request: Box::new(r),
+                last_poll: Instant::now(),
+            },
+        }
+    }
+
+    /// Esc while waiting: withdraw the request. The cashier may have confirmed it a moment
+    /// before: then it stands and the receipt prints.
+    fn cancel_top_up(&mut self, key: Uuid, request: TopUpRequestDto) -> Screen {
+        let id = request.id.clone();
+        match self.api.cancel_top_up_request(&id) {
+            Ok(r) => {
+                log::info!("top-up request {id}: cancelled at the kiosk");
+                self.request_update(key, r)
+            }
+            Err(e @ ApiError::Problem { status: 409, .. }) => {
+                log::info!("top-up request {id}: cancel refused ({e}); reading it again");
+                match self.api.top_up_request(&id) {
+                    Ok(r) => self.request_update(key, r),
+                    Err(e) => {
+                        self.notice = Some(explain(&e));
+                        self.waiting(key, request)
+                    }
+                }
+            }
+            Err(e) => {
+                self.server_ok = !matches!(e, ApiError::Unreachable(_) | ApiError::Unknown(_));
+                self.notice = Some(format!("{}请到收银台说明取消。", explain(&e)));
+                self.waiting(key, request)
+            }
+        }
+    }
+
+    fn waiting(&self, key: Uuid, request: TopUpRequestDto) -> Screen {
+        Screen::TopUpWaiting {
+            key,
+            request: Box::new(request),
+            last_poll: Instant::now(),
+        }
+    }
+
+    fn confirmed_top_up_request(&mut self, key: Uuid, r: &TopUpRequestDto) -> Screen {
+        let Some(t) = r.top_up.clone() else {
+            // Confirmed without the top-up in the answer: the journal asks again later.
+            log::warn!("top-up request {}: confirmed without its top-up", r.id);
+            return Screen::TopUpWaiting {
+                key,
+                request: Box::new(r.clone()),
+                last_poll: Instant::now(),
+            };
+        };
+        if let Err(e) = self.journal.confirm(key, &t.txn_id) {
+            log::error!("journal confirm {key}: {e}");
+        }
+        log::info!("top-up request {}: confirmed txn={}", r.id, t.txn_id);
+        let at = r.decided_at.unwrap_or_else(Utc::now);
+        let method = r.received_method.unwrap_or(r.payment_method);
+        let lines = vec![
+            ReceiptLine {
+                label: format!("充值（{}）", method_name(method)),
+                amount: money(&t.paid),
+            },
+            ReceiptLine {
+                label: "赠送".into(),
+                amount: money(&t.bonus),
+            },
+        ];
+        let balance = money(&t.principal_after) + money(&t.bonus_after);
+        let mut footer = vec![
+            format!(
+                "本金余额 {}  赠送金余额 {}",
+                t.principal_after, t.bonus_after
+            ),
+            format!("申请号 {}", r.id),
+            format!("交易号 {}", t.txn_id),
+        ];
+        if let Some(by) = &r.decided_by {
+            footer.push(format!("收银确认：{by}"));
+        }
+        footer.push("谢谢惠顾".into());
+        let receipt = Receipt {
+            store_name: self.last_store_name.clone(),
+            title: "会员卡充值凭证".into(),
+            receipt_no: r.id.clone(),
+            issued_at: local(at, "%Y-%m-%d %H:%M"),
+            member: self.member_line(&t.masked_card_no),
+            lines,
+            total: money(&t.paid),
+            balance_after: Some(balance),
+            footer,
+        };
+        let printed = self.print(&receipt);
+        self.face_after(
+            &t.masked_card_no,
+            &t.principal_after,
+            &t.bonus_after,
+            None,
+            format!(
+                "{} 充值 {} 赠 {}",
+                local(at, "%m-%d %H:%M"),
+                t.paid,
+                t.bonus
+            ),
+        );
+        Screen::Done {
+            ok: true,
+            lines: vec![
+                "充值成功".into(),
+                format!("充值 {}  赠送 {}  卡内余额 {balance:.2}", t.paid, t.bonus),
+                format!("本金 {}  赠送金 {}", t.principal_after, t.bonus_after),
+                match printed {
+                    Ok(()) => "小票已打印，请取走。".into(),
+                    Err(e) => format!("{e}，请到前台补打小票。"),
+                },
+            ],
+        }
+    }
+
+    /// After a confirmed payment or top-up of the card on the reader: the session's summary
+    /// takes the server's figures, and the face shows them with the transaction.
+    fn face_after(
+        &mut self,
+        masked_card_no: &str,
+        principal: &str,
+        bonus: &str,
+        points: Option<i64>,
+        last: String,
+    ) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        if s.summary.card.masked_card_no != masked_card_no {
+            return;
+        }
+        let c = &mut s.summary.card;
+        c.principal = principal.to_string();
+        c.bonus = bonus.to_string();
+        c.balance = format!("{:.2}", money(principal) + money(bonus));
+        if let Some(p) = points {
+            s.summary.redeemable_points = p;
+        }
+        self.write_face(Some(last));
     }
 
     fn member_line(&self, masked_card: &str) -> String {
@@ -726,7 +1240,24 @@ impl App {
                 .collect(),
             total: money(&r.basket.member_pays),
             balance_after: Some(money(&r.principal_after) + money(&r.bonus_after)),
-            footer: vec![format!("终端：{}", r.cashier), "谢谢惠顾".into()],
+            footer: {
+                let mut f: Vec<String> = r
+                    .basket
+                    .coupons
+                    .iter()
+                    .map(|c| format!("优惠券 {} -{}", c.name, c.discount))
+                    .collect();
+                if r.basket.points_redeemed > 0 {
+                    let card = money(&r.basket.member_pays) - money(&r.basket.points_value);
+                    f.push(format!(
+                        "积分抵扣 {} 分 -{}  卡内支付 {card:.2}",
+                        r.basket.points_redeemed, r.basket.points_value
+                    ));
+                }
+                f.push(format!("终端：{}", r.cashier));
+                f.push("谢谢惠顾".into());
+                f
+            },
         }
     }
 
@@ -737,6 +1268,17 @@ impl App {
         log::info!("payment {key}: confirmed checkout={}", r.checkout_id);
         let receipt = self.checkout_receipt(r, "会员卡消费凭证");
         let printed = self.print(&receipt);
+        self.face_after(
+            &r.masked_card_no,
+            &r.principal_after,
+            &r.bonus_after,
+            Some(r.redeemable_points_after),
+            format!(
+                "{} 消费 {}",
+                local(r.at, "%m-%d %H:%M"),
+                r.basket.member_pays
+            ),
+        );
         let balance = money(&r.principal_after) + money(&r.bonus_after);
         let mut lines = vec![
             "支付成功".into(),
@@ -836,6 +1378,10 @@ impl App {
         self.last_resolve = Some(Instant::now());
         let pending: Vec<_> = self.journal.pending().into_iter().cloned().collect();
         for e in pending {
+            if let Some(id) = request_id(&e) {
+                self.resolve_top_up_request(&e, &id);
+                continue;
+            }
             match self.api.outcome(&e.key.to_string()) {
                 Ok(RequestOutcomeDto {
                     status,
@@ -848,6 +1394,22 @@ impl App {
                     let shown = match (receipt, top_up) {
                         (Some(r), _) => self.confirmed_checkout(e.key, &r),
                         (None, Some(t)) => self.confirmed_top_up(e.key, &t),
+                        (None, None) if e.kind == RequestKind::TopUpRequest => {
+                            if let Some(shown) = self.replay_top_up_request(&e) {
+                                self.after_resolution(e.key, shown);
+                                continue;
+                            }
+                            // The server took the request but its answer was lost and the card
+                            // is gone: the cashier sees it and decides; untouched, it expires.
+                            let _ = self.journal.confirm(e.key, "submitted");
+                            Screen::Done {
+                                ok: true,
+                                lines: vec![
+                                    "充值申请已提交".into(),
+                                    "请到收银台付款，由收银员确认入账。".into(),
+                                ],
+                            }
+                        }
                         (None, None) => {
                             let _ = self.journal.confirm(e.key, "completed");
                             Screen::Done {
@@ -881,6 +1443,55 @@ impl App {
                         !matches!(err, ApiError::Unreachable(_) | ApiError::Unknown(_));
                     log::debug!("journal {}: still unknown ({err})", e.key);
                 }
+            }
+        }
+    }
+
+    /// The server took a top-up request whose answer was lost; while the member still waits
+    /// with the card, the same request sent again with the same key answers it.
+    fn replay_top_up_request(&mut self, e: &Entry) -> Option<Screen> {
+        if !matches!(&self.screen, Screen::Pending { key } if *key == e.key) {
+            return None;
+        }
+        let s = self.session.clone()?;
+        if s.summary.card.masked_card_no != e.card_number {
+            return None;
+        }
+        let method: PaymentMethod =
+            serde_json::from_value(serde_json::Value::String(e.reference.clone()?)).ok()?;
+        let req = KioskTopUpRequest {
+            card_id: s.summary.card.id.clone(),
+            amount: format!("{:.2}", e.amount),
+            payment_method: method,
+        };
+        match self.api.request_top_up(&s.uid, &e.key.to_string(), &req) {
+            Ok(r) => {
+                let _ = self.journal.note(e.key, &format!("{REQUEST_NOTE}{}", r.id));
+                Some(self.request_update(e.key, r))
+            }
+            Err(err) => {
+                log::warn!("top-up request {}: replay failed: {err}", e.key);
+                None
+            }
+        }
+    }
+
+    /// A top-up request the server took, not on screen (the kiosk restarted, or the member
+    /// left the waiting screen): its outcome is printed when the cashier decides.
+    fn resolve_top_up_request(&mut self, e: &Entry, id: &str) {
+        if matches!(&self.screen, Screen::TopUpWaiting { key, .. } if *key == e.key) {
+            return;
+        }
+        match self.api.top_up_request(id) {
+            Ok(r) if r.status == "pending" => self.server_ok = true,
+            Ok(r) => {
+                self.server_ok = true;
+                let shown = self.request_update(e.key, r);
+                self.after_resolution(e.key, shown);
+            }
+            Err(err) => {
+                self.server_ok = !matches!(err, ApiError::Unreachable(_) | ApiError::Unknown(_));
+                log::debug!("top-up request {id}: still unknown ({err})");
             }
         }
     }
@@ -987,8 +1598,36 @@ impl App {
             }
             Screen::TopUpMethod { amount } => {
                 lines.push(Line::styled(format!("充值 {amount:.2} 元"), big));
+                lines.push(Line::from("请选择付款方式（到收银台付款）："));
+                lines.push(Line::from("1 现金   2 银行卡      Esc 返回"));
+            }
+            Screen::TopUpWaiting { request, .. } => {
+                lines.push(Line::styled(
+                    "请到收银台付款，等待收银员确认…",
+                    big.fg(Color::Cyan),
+                ));
+                lines.push(Line::from(""));
+                lines.push(Line::from(format!(
+                    "充值金额：{} 元（{}）",
+                    request.amount,
+                    method_name(request.payment_method)
+                )));
+                if let Some(b) = request
+                    .expected_bonus
+                    .as_deref()
+                    .filter(|b| money(b) > Decimal::ZERO)
+                {
+                    lines.push(Line::from(format!("预计赠送：{b} 元")));
+                }
+                lines.push(Line::from(format!("卡号：{}", request.masked_card_no)));
+                lines.push(Line::from(format!(
+                    "申请号：{}   有效至 {}",
+                    request.id,
+                    local(request.expires_at, "%H:%M")
+                )));
+                lines.push(Line::from(""));
                 lines.push(Line::from(
-                    "请在前台交款后选择：1 现金   2 银行卡      Esc 返回",
+                    "收银员确认收款后自动入账并打印小票。   Esc 取消充值",
                 ));
             }
             Screen::Confirm { quoted } => {
@@ -998,13 +1637,68 @@ impl App {
                     "原价 {}  会员折扣 {}  优惠券 {}",
                     q.subtotal, q.tier_discount, q.coupon_discount
                 )));
+                for c in &q.coupons {
+                    lines.push(Line::from(format!(
+                        "  已用优惠券：{} -{}",
+                        c.name, c.discount
+                    )));
+                }
+                if q.points_redeemed > 0 {
+                    lines.push(Line::from(format!(
+                        "积分抵扣：{} 分 -{} 元",
+                        q.points_redeemed, q.points_value
+                    )));
+                }
+                lines.push(Line::styled(
+                    format!("卡内支付：{:.2} 元", quoted.card_pays()),
+                    big,
+                ));
                 lines.push(Line::from(format!("本次可得积分：{}", q.points_earned)));
                 lines.push(Line::from(""));
-                lines.push(Line::from("1 储值支付   2 赠送金支付      Esc 返回"));
+                let mut keys = "1 储值支付   2 赠送金支付".to_string();
+                if self.coupons_offered() > 0 {
+                    keys.push_str("   3 优惠券");
+                }
+                if self.points_available() > 0 {
+                    keys.push_str(&format!(
+                        "   4 积分抵扣（可用 {}）",
+                        self.points_available()
+                    ));
+                }
+                keys.push_str("      Esc 返回");
+                lines.push(Line::from(keys));
+            }
+            Screen::Coupons { selected, .. } => {
+                lines.push(Line::styled("选择优惠券（按序号选中/取消）", big));
+                if let Some(s) = &self.session {
+                    for (i, c) in s.summary.coupons.iter().take(9).enumerate() {
+                        let mark = if selected.contains(&c.id) {
+                            "[√]"
+                        } else {
+                            "[ ]"
+                        };
+                        lines.push(Line::from(format!("{} {mark} {}", i + 1, c.name)));
+                    }
+                }
+                lines.push(Line::from(""));
+                lines.push(Line::from("Enter 重新计算应付      Esc 返回"));
+            }
+            Screen::Points { quoted, input } => {
+                lines.push(Line::styled("积分抵扣", big));
+                lines.push(Line::from(format!(
+                    "可用积分：{}   当前抵扣：{} 分",
+                    self.points_available(),
+                    quoted.redeem_points
+                )));
+                lines.push(Line::from(format!("使用积分：{input}_")));
+                lines.push(Line::from(""));
+                lines.push(Line::from(
+                    "输入积分数后按 Enter（0 为不用积分）      Esc 返回",
+                ));
             }
             Screen::Pin { quoted, entry } => {
                 lines.push(Line::styled(
-                    format!("支付 {} 元，请输入卡密码", quoted.quote.member_pays),
+                    format!("卡内支付 {:.2} 元，请输入卡密码", quoted.card_pays()),
                     big,
                 ));
                 lines.push(Line::from(""));
@@ -1068,4 +1762,15 @@ impl App {
 fn china() -> chrono::FixedOffset {
     use chrono::Offset;
     chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
+}
+
+/// The server's id of a top-up request the journal noted.
+fn request_id(e: &Entry) -> Option<String> {
+    if e.kind != RequestKind::TopUpRequest {
+        return None;
+    }
+    e.detail
+        .as_deref()
+        .and_then(|d| d.strip_prefix(REQUEST_NOTE))
+        .map(str::to_string)
 }

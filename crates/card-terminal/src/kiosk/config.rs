@@ -23,6 +23,10 @@
 //! address = "127.0.0.1:9100"
 //! # path = "/dev/usb/lp0"
 //! columns = 32
+//!
+//! [face]                                # rewritable card face (optional)
+//! kind = "file"                         # file | none
+//! path = "/var/lib/dms-kiosk/face.json"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -48,10 +52,38 @@ pub struct KioskConfig {
     /// Seconds after which a request the server never saw is given up as not done.
     #[serde(default = "default_unknown_after")]
     pub unknown_after_secs: i64,
-    /// Offer 充值 on the kiosk. Off by default: the kiosk cannot see the cash or the bank-card
-    /// slip, so only a desk where a cashier stands next to it should turn it on.
-    #[serde(default)]
+    /// Offer 充值 on the kiosk: the member asks for an amount and a payment method, pays at the
+    /// cashier's desk, and the cashier confirms in the web app (the kiosk cannot see the cash
+    /// or the bank-card slip, so the kiosk only asks). On by default; a kiosk far from any
+    /// cashier turns it off.
+    #[serde(default = "default_true")]
     pub top_up_enabled: bool,
+    /// The rewritable card face, written after a tap and after every confirmed payment or
+    /// top-up.
+    #[serde(default)]
+    pub face: FaceConfig,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceKind {
+    /// The face as a JSON file, for a vendor bridge to print.
+    File,
+    #[default]
+    None,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaceConfig {
+    #[serde(default)]
+    pub kind: FaceKind,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
 }
 
 fn default_name() -> String {
@@ -189,6 +221,11 @@ impl KioskConfig {
         if self.reader.sector_block.is_some() != self.reader.sector_key.is_some() {
             return Err(Error::Config(
                 "reader.sector_block and reader.sector_key go together".into(),
+            ));
+        }
+        if self.face.kind == FaceKind::File && self.face.path.is_none() {
+            return Err(Error::Config(
+                "face.path: needed for a file card face".into(),
             ));
         }
         match self.printer.kind {

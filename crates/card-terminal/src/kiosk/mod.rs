@@ -14,6 +14,7 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyModifiers};
 
 use crate::apdu::KeyType;
 use crate::error::{Error, Result};
+use crate::face::{CardFace, FileCardFace};
 use crate::journal::Journal;
 use crate::normalize::NumberFormat;
 use crate::printer::{DevicePrinter, NetworkPrinter, ReceiptPrinter};
@@ -21,7 +22,7 @@ use crate::reader::pcsc::{number_from_block, NumberSource, PcscConfig, PcscReade
 use crate::reader::wedge::{WedgeConfig, WedgeReader};
 use crate::reader::{CardEvent, CardReader};
 use app::App;
-use config::{KioskConfig, PrinterKind, ReaderKind, TypedUid};
+use config::{FaceKind, KioskConfig, PrinterKind, ReaderKind, TypedUid};
 
 /// A log file with millisecond timestamps: the screen belongs to the UI, and the timings
 /// (tap → summary, PIN → receipt) are read from here. PINs and tokens are never logged.
@@ -224,6 +225,13 @@ fn open_printer(cfg: &KioskConfig) -> Result<Option<Box<dyn ReceiptPrinter>>> {
     })
 }
 
+fn open_face(cfg: &KioskConfig) -> Option<Box<dyn CardFace>> {
+    match (cfg.face.kind, &cfg.face.path) {
+        (FaceKind::File, Some(path)) => Some(Box::new(FileCardFace::new(path))),
+        _ => None,
+    }
+}
+
 /// Runs the kiosk until Ctrl-C.
 pub fn run(cfg: KioskConfig) -> Result<()> {
     std::fs::create_dir_all(&cfg.state_dir)?;
@@ -233,7 +241,8 @@ pub fn run(cfg: KioskConfig) -> Result<()> {
     let api = api::Api::new(&cfg.server, cfg.tokens_file());
     let printer = open_printer(&cfg)?;
     let mut input = Input::open(&cfg)?;
-    let mut app = App::new(cfg, api, journal, printer);
+    let face = open_face(&cfg);
+    let mut app = App::new(cfg, api, journal, printer, face);
     if app.api.device().is_some() {
         // Before taking new payments: what became of the ones still pending.
         app.resolve_pending(true);
@@ -267,6 +276,7 @@ pub fn run(cfg: KioskConfig) -> Result<()> {
                 None => {}
             }
             if app.api.device().is_some() {
+                app.tick();
                 app.resolve_pending(false);
             }
         }
