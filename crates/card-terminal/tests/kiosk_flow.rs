@@ -330,6 +330,131 @@ impl Api {
     }
 }
 
+/// The desk's setup, through the API as a group admin would do it: a store, its manager and
+/// cashier, a member with a card carrying the chip `UID`, a PIN and 1000.00, and a terminal
+/// registered by the manager (its pairing code).
+struct Desk {
+    cashier: Api,
+    card_id: String,
+    code: String,
+}
+
+impl Desk {
+    fn setup(dms: &Path, dir: &Path, base: &str) -> Desk {
+        let status = dms_command(dms, dir)
+            .args([
+                "user",
+                "create",
+                "--username",
+                "admin",
+                "--role",
+                "group_admin",
+            ])
+            .env("DMS_NEW_USER_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "dms user create");
+        let admin = Api::login(base, "admin");
+        // The group programme gives 50.00 on a 500.00 top-up too (the stock rules start at
+        // 1000.00), so the kiosk's top-up has a bonus to show.
+        let mut programme = admin.get("/membership/programme")["programme"].clone();
+        programme["topup_bonus_rules"]
+            .as_array_mut()
+            .unwrap()
+            .insert(0, json!({"min_amount": "500.00", "bonus": "50.00"}));
+        admin.send(
+            "PUT",
+            "/membership/programme",
+            json!({ "programme": programme }),
+        );
+        let store = admin.send(
+            "POST",
+            "/stores",
+            json!({"code": "HT01", "name": "华通丰田4S店（朝阳）"}),
+        );
+        let store = store["id"].as_str().unwrap().to_string();
+        for (user, role) in [
+            ("ht01.manager", "store_manager"),
+            ("ht01.cashier", "cashier"),
+        ] {
+            admin.send(
+                "POST",
+                "/staff",
+                json!({"username": user, "display_name": user, "password": PASSWORD,
+                    "roles": [{"role": role, "store_id": store}]}),
+            );
+        }
+        let customer = admin.send(
+            "POST",
+            "/customers",
+            json!({"store_id": store, "name": "张伟", "phone": "13800138000"}),
+        );
+        let cashier = Api::login(base, "ht01.cashier");
+        let joined = cashier.send(
+            "POST",
+            "/members",
+            json!({"customer_id": customer["id"], "store_id": store, "channel": "fee", "fee_paid": "1000.00"}),
+        );
+        let member = joined["id"].as_str().unwrap().to_string();
+        let card = cashier.send(
+            "POST",
+            "/cards",
+            json!({"member_id": member, "chip_uid": hex::encode_upper(UID)}),
+        );
+        let card_id = card["id"].as_str().unwrap().to_string();
+        cashier
+            .req("PUT", &format!("/cards/{card_id}/pin"))
+            .send_json(json!({ "pin": PIN }))
+            .unwrap();
+        cashier.send(
+            "POST",
+            &format!("/cards/{card_id}/top-ups"),
+            json!({"amount": "1000.00", "payment_method": "cash"}),
+        );
+        let manager = Api::login(base, "ht01.manager");
+        let pairing = manager.send(
+            "POST",
+            "/devices",
+            json!({"store_id": store, "name": "服务前台1号机"}),
+        );
+        let code = pairing["pairing_code"].as_str().unwrap().to_string();
+        Desk {
+            cashier,
+            card_id,
+            code,
+        }
+    }
+}
+
+/// The text after `label` on the screen, up to the next blank.
+fn screen_value(screen: &str, label: &str) -> String {
+    let at = screen
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label} on the screen:\n{screen}"));
+    screen[at + label.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits until the printer's rendering holds `n` of `needle`.
+fn wait_count(printer: &PrinterPeer, needle: &str, n: usize, limit: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let r = printer.rendering();
+        if r.matches(needle).count() >= n {
+            return r;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "the printer never showed {n} × {needle:?}:\n{r}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn fen(v: &Value) -> i64 {
     let s = v.as_str().unwrap();
     let (y, f) = s.split_once('.').unwrap();
@@ -383,88 +508,29 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     let relay = Relay::start(port);
     let printer = PrinterPeer::start(PeerMode::Ready).unwrap();
 
-    // The desk's setup, through the API as a group admin would do it: a store, its manager and
-    // cashier, a member with a card carrying this chip, a PIN and 1000.00.
-    let status = dms_command(&dms, &dir)
-        .args([
-            "user",
-            "create",
-            "--username",
-            "admin",
-            "--role",
-            "group_admin",
-        ])
-        .env("DMS_NEW_USER_PASSWORD", PASSWORD)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "dms user create");
-    let admin = Api::login(&base, "admin");
-    let store = admin.send(
-        "POST",
-        "/stores",
-        json!({"code": "HT01", "name": "华通丰田4S店（朝阳）"}),
-    );
-    let store = store["id"].as_str().unwrap().to_string();
-    for (user, role) in [
-        ("ht01.manager", "store_manager"),
-        ("ht01.cashier", "cashier"),
-    ] {
-        admin.send(
-            "POST",
-            "/staff",
-            json!({"username": user, "display_name": user, "password": PASSWORD,
-                "roles": [{"role": role, "store_id": store}]}),
-        );
-    }
-    let customer = admin.send(
-        "POST",
-        "/customers",
-        json!({"store_id": store, "name": "张伟", "phone": "13800138000"}),
-    );
-    let cashier = Api::login(&base, "ht01.cashier");
-    let joined = cashier.send(
-        "POST",
-        "/members",
-        json!({"customer_id": customer["id"], "store_id": store, "channel": "fee", "fee_paid": "1000.00"}),
-    );
-    let member = joined["id"].as_str().unwrap().to_string();
-    let card = cashier.send(
-        "POST",
-        "/cards",
-        json!({"member_id": member, "chip_uid": hex::encode_upper(UID)}),
-    );
-    let card_id = card["id"].as_str().unwrap().to_string();
-    cashier
-        .req("PUT", &format!("/cards/{card_id}/pin"))
-        .send_json(json!({ "pin": PIN }))
-        .unwrap();
-    cashier.send(
-        "POST",
-        &format!("/cards/{card_id}/top-ups"),
-        json!({"amount": "1000.00", "payment_method": "cash"}),
-    );
+    let desk = Desk::setup(&dms, &dir, &base);
+    let Desk {
+        cashier,
+        card_id,
+        code,
+    } = desk;
     let balance = |api: &Api| fen(&api.get(&format!("/cards/{card_id}"))["balance"]);
     let start_balance = balance(&cashier);
-    let manager = Api::login(&base, "ht01.manager");
-    let pairing = manager.send(
-        "POST",
-        "/devices",
-        json!({"store_id": store, "name": "服务前台1号机"}),
-    );
-    let code = pairing["pairing_code"].as_str().unwrap().to_string();
 
     let state = dir.join("kiosk");
     let config = dir.join("kiosk.toml");
+    let face_file = dir.join("face.json");
     std::fs::write(
         &config,
         format!(
             "server = \"http://127.0.0.1:{}\"\nstate_dir = \"{}\"\nterminal_name = \"服务前台1号机\"\nresolve_every_secs = 1\nunknown_after_secs = 5\n\
              [reader]\nkind = \"pcsc\"\nname = \"Virtual PCD 00 00\"\n\
-             [printer]\nkind = \"network\"\naddress = \"{}\"\ncolumns = 32\n",
+             [printer]\nkind = \"network\"\naddress = \"{}\"\ncolumns = 32\n\
+             [face]\nkind = \"file\"\npath = \"{}\"\n",
             relay.port,
             state.display(),
-            printer.addr()
+            printer.addr(),
+            face_file.display()
         ),
     )
     .unwrap();
@@ -532,6 +598,25 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     let after_first = balance(&cashier);
     assert_eq!(receipt.matches("[CUT]").count(), 1);
 
+    // The card face after the payment: masked, with the balance the server states, the points
+    // and the payment as the last transaction.
+    let raw_face = std::fs::read_to_string(&face_file).unwrap();
+    let face: Value = serde_json::from_str(&raw_face).unwrap();
+    let card_now = cashier.get(&format!("/cards/{card_id}"));
+    assert_eq!(face["balance"], card_now["balance"], "{face}");
+    assert_eq!(face["card_number"], card_now["masked_card_no"], "{face}");
+    assert_eq!(face["name"], "张*", "{face}");
+    assert!(face["points"].as_i64().is_some(), "{face}");
+    let paid_text = format!("{}.{:02}", paid / 100, paid % 100);
+    assert!(
+        face["lines"].as_array().unwrap().iter().any(|l| {
+            let l = l.as_str().unwrap();
+            l.starts_with("最近: ") && l.contains("消费") && l.contains(&paid_text)
+        }),
+        "{face}"
+    );
+    assert!(!raw_face.contains("张伟"), "the face is masked: {raw_face}");
+
     // The answer lost on the way, then the server killed and restarted.
     tmux.keys(&["Enter"]);
     tmux.wait_for("余额查询", wait);
@@ -593,6 +678,99 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
     assert!(journal.contains("未到达服务器"), "{journal}");
 
+    // Top-up at the desk: the kiosk asks for 500.00 in cash, the cashier confirms over HTTP,
+    // the receipt prints only then, and the card grows by the amount and the bonus exactly.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("余额查询", wait);
+    let before_top_up = balance(&cashier);
+    let cuts_before = printer.rendering().matches("[CUT]").count();
+    tmux.keys(&["3"]);
+    tmux.wait_for("充值金额", wait);
+    tmux.keys(&["500.00", "Enter"]);
+    tmux.wait_for("请选择付款方式", wait);
+    tmux.keys(&["1"]);
+    let s = tmux.wait_for("等待收银员确认", wait);
+    assert!(s.contains("500.00") && s.contains("现金"), "{s}");
+    let request_id = screen_value(&s, "申请号：");
+    // Polled for a while: nothing moved, nothing printed.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(balance(&cashier), before_top_up, "the kiosk only asks");
+    assert_eq!(printer.rendering().matches("[CUT]").count(), cuts_before);
+    tmux.wait_for("等待收银员确认", wait);
+    let confirmed_at = Instant::now();
+    let confirmed = cashier.send(
+        "POST",
+        &format!("/top-up-requests/{request_id}/confirm"),
+        json!({"payment_method": "cash"}),
+    );
+    let rendering = wait_count(&printer, "[CUT]", cuts_before + 1, wait);
+    let confirm_to_receipt = confirmed_at.elapsed();
+    let top_up = if confirmed["top_up"].is_object() {
+        confirmed["top_up"].clone()
+    } else {
+        confirmed.clone()
+    };
+    let bonus = fen(&top_up["bonus"]);
+    assert_eq!(fen(&top_up["paid"]), 50_000, "{confirmed}");
+    assert_eq!(bonus, 5_000, "the programme's 500.00 rule: {confirmed}");
+    let s = tmux.wait_for("充值成功", wait);
+    assert!(s.contains("小票已打印"), "{s}");
+    let receipt = &rendering[rendering.rfind("会员卡充值凭证").expect("a top-up receipt")..];
+    assert!(receipt.contains("500.00"), "{receipt}");
+    assert!(
+        receipt.contains("赠送") && receipt.contains("50.00"),
+        "{receipt}"
+    );
+    assert!(receipt.contains(&request_id), "the request id: {receipt}");
+    assert!(
+        receipt.contains(top_up["principal_after"].as_str().unwrap()),
+        "{receipt}"
+    );
+    assert_eq!(
+        balance(&cashier),
+        before_top_up + 50_000 + bonus,
+        "500.00 and the bonus, once"
+    );
+    let face: Value = serde_json::from_str(&std::fs::read_to_string(&face_file).unwrap()).unwrap();
+    assert_eq!(
+        face["balance"],
+        cashier.get(&format!("/cards/{card_id}"))["balance"]
+    );
+    assert!(face.to_string().contains("充值 500.00"), "{face}");
+
+    // A request cancelled at the kiosk moves nothing, prints nothing, and can no longer be
+    // confirmed.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("余额查询", wait);
+    let before_cancel = balance(&cashier);
+    let cuts_before = printer.rendering().matches("[CUT]").count();
+    tmux.keys(&["3"]);
+    tmux.wait_for("充值金额", wait);
+    tmux.keys(&["200", "Enter"]);
+    tmux.wait_for("请选择付款方式", wait);
+    tmux.keys(&["2"]);
+    let s = tmux.wait_for("等待收银员确认", wait);
+    let cancelled_id = screen_value(&s, "申请号：");
+    tmux.keys(&["Escape"]);
+    let s = tmux.wait_for("充值已取消", wait);
+    assert!(s.contains("未入账"), "{s}");
+    let late = cashier
+        .req("POST", &format!("/top-up-requests/{cancelled_id}/confirm"))
+        .set("Idempotency-Key", &uuid::Uuid::new_v4().to_string())
+        .send_json(json!({"payment_method": "bank_card"}));
+    assert!(
+        matches!(late, Err(ureq::Error::Status(409, _))),
+        "a cancelled request cannot be confirmed: {late:?}"
+    );
+    assert_eq!(balance(&cashier), before_cancel, "nothing moved");
+    assert_eq!(printer.rendering().matches("[CUT]").count(), cuts_before);
+    let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
+    assert_eq!(
+        journal.matches("\"top_up_request\"").count(),
+        2,
+        "{journal}"
+    );
+
     // The server gone: a payment is refused, not queued; nothing is journaled.
     tmux.keys(&["Enter"]);
     tmux.wait_for("余额查询", wait);
@@ -608,7 +786,7 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     assert_eq!(
         journal
             .lines()
-            .filter(|l| l.contains("\"pending\""))
+            .filter(|l| l.contains("\"pending\"") && l.contains("\"checkout\""))
             .count(),
         4
     );
@@ -630,8 +808,203 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     if let Some(ms) = log_gap(&log, "pin entered", "receipt printed", 1) {
         eprintln!("MEASURED PIN-to-receipt: {ms} ms");
     }
+    eprintln!(
+        "MEASURED end-to-end top-up confirm-to-receipt: {} ms (the kiosk polls once a second)",
+        confirm_to_receipt.as_millis()
+    );
+    if let Some(ms) = log_gap(&log, "confirmed txn=", "receipt printed", 0) {
+        eprintln!("MEASURED top-up seen confirmed-to-receipt: {ms} ms");
+    }
     drop(link);
     drop(tmux);
     drop(pcscd);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same kiosk with a keyboard-wedge reader: the test plays the reader by writing real
+/// `input_event` records (MSC_SCAN, key, SYN per key, as a USB HID reader emits them) into the
+/// FIFO the kiosk reads, typing the chip UID as a "10-digit" reader does (reversed decimal).
+/// Tap → summary → a payment with points → the receipt at the printer and the balance and the
+/// points through the API.
+#[test]
+fn kiosk_reads_a_wedge_reader_and_pays_with_points() {
+    use dms_card_terminal::reader::wedge::synthesize;
+
+    let require = std::env::var("DMS_REQUIRE_DEVICES").as_deref() == Ok("1");
+    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
+    let dms = dms_binary();
+    if !tmux_ok || dms.is_none() {
+        let what = if tmux_ok {
+            "the dms binary (cargo build -p dms-server)"
+        } else {
+            "tmux"
+        };
+        assert!(!require, "{what} is missing and DMS_REQUIRE_DEVICES=1");
+        eprintln!("SKIPPED wedge kiosk flow: {what} is missing");
+        return;
+    }
+    let dms = dms.unwrap();
+    let dir = std::env::temp_dir().join(format!("dms-kiosk-wedge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let _server = Server::start(&dms, &dir, port);
+    let base = format!("http://127.0.0.1:{port}");
+    let printer = PrinterPeer::start(PeerMode::Ready).unwrap();
+    let Desk {
+        cashier,
+        card_id,
+        code,
+    } = Desk::setup(&dms, &dir, &base);
+    let card = |api: &Api| api.get(&format!("/cards/{card_id}"));
+    let member_id = card(&cashier)["member_id"].as_str().unwrap().to_string();
+    let points = |api: &Api| {
+        let m = api.get(&format!("/members/{member_id}"));
+        m["redeemable_points"].as_i64().unwrap()
+    };
+
+    // The reader's FIFO: the kiosk opens it for reading at start; the writer end is opened
+    // here (it blocks until then) and kept for the whole test.
+    let fifo = dir.join("wedge-events");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer_path = fifo.clone();
+    std::thread::spawn(move || {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(writer_path)
+            .unwrap();
+        let _ = tx.send(f);
+    });
+
+    let state = dir.join("kiosk");
+    let config = dir.join("kiosk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "server = \"{base}\"\nstate_dir = \"{}\"\nterminal_name = \"服务前台2号机\"\n\
+             [reader]\nkind = \"wedge\"\npath = \"{}\"\nmax_key_gap_ms = 50\n\
+             [reader.typed]\ntyped_as = \"decimal\"\nuid_len = 4\ntyped_reversed = true\n\
+             [printer]\nkind = \"network\"\naddress = \"{}\"\ncolumns = 32\n",
+            state.display(),
+            fifo.display(),
+            printer.addr()
+        ),
+    )
+    .unwrap();
+    let command = format!(
+        "env LANG=C.UTF-8 {KIOSK} run {}; sleep 30",
+        config.display()
+    );
+    let tmux = Tmux::start(&format!("dms-kiosk-wedge-{}", std::process::id()), &command);
+    let wait = Duration::from_secs(20);
+    let mut reader = rx
+        .recv_timeout(wait)
+        .expect("the kiosk opens the wedge FIFO");
+    tmux.wait_for("配对码", wait);
+    tmux.keys(&[&code, "Enter"]);
+    tmux.wait_for("请刷卡", wait);
+
+    // 04 A2 3B 91 typed by a reversed-decimal reader: 0x913BA204 = 2436604420.
+    let mut clock = Duration::from_secs(1_764_000_000);
+    let mut tap = |w: &mut std::fs::File| {
+        clock += Duration::from_secs(30);
+        for ev in synthesize("2436604420", clock, Duration::from_millis(8)) {
+            w.write_all(&ev.to_bytes()).unwrap();
+        }
+        w.flush().unwrap();
+    };
+    let tapped = Instant::now();
+    tap(&mut reader);
+    let s = tmux.wait_for("余额查询", wait);
+    let tap_to_screen = tapped.elapsed();
+    assert!(s.contains("张*"), "{s}");
+    let start_balance = fen(&card(&cashier)["balance"]);
+
+    // A first payment earns points.
+    tmux.keys(&["2"]);
+    tmux.wait_for("付款金额", wait);
+    tmux.keys(&["300", "Enter"]);
+    tmux.wait_for("应付", wait);
+    tmux.keys(&["1"]);
+    tmux.wait_for("请输入卡密码", wait);
+    tmux.keys(&[PIN]);
+    let pin_sent = Instant::now();
+    tmux.keys(&["Enter"]);
+    wait_count(&printer, "[CUT]", 1, wait);
+    let pin_to_receipt = pin_sent.elapsed();
+    tmux.wait_for("支付成功", wait);
+    let after_first = fen(&card(&cashier)["balance"]);
+    assert!(after_first < start_balance);
+    let earned = points(&cashier);
+    assert!(earned > 0, "the payment earned points");
+
+    // The card removed and tapped again: a fresh summary with the points.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("余额查询", wait);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("请刷卡", wait);
+    tap(&mut reader);
+    let s = tmux.wait_for("余额查询", wait);
+    assert!(s.contains(&format!("积分：{earned}")), "{s}");
+
+    // Pay 100.00 with some of the points: the re-priced total from the server's quote shows
+    // before the PIN, and the card pays the rest.
+    let use_points = earned.min(50);
+    tmux.keys(&["2"]);
+    tmux.wait_for("付款金额", wait);
+    tmux.keys(&["100", "Enter"]);
+    tmux.wait_for("应付", wait);
+    tmux.keys(&["4"]);
+    tmux.wait_for("使用积分", wait);
+    tmux.keys(&[&use_points.to_string(), "Enter"]);
+    let s = tmux.wait_for("积分抵扣：", wait);
+    assert!(s.contains(&format!("积分抵扣：{use_points} 分")), "{s}");
+    let card_pays = screen_value(&s, "卡内支付：");
+    let earned_now: i64 = screen_value(&s, "本次可得积分：").parse().unwrap();
+    tmux.keys(&["1"]);
+    let s = tmux.wait_for("请输入卡密码", wait);
+    assert!(s.contains(&card_pays), "{s}");
+    tmux.keys(&[PIN, "Enter"]);
+    let rendering = wait_count(&printer, "[CUT]", 2, wait);
+    tmux.wait_for("支付成功", wait);
+    let receipt = &rendering[rendering.rfind("会员卡消费凭证").unwrap()..];
+    assert!(
+        receipt.contains(&format!("积分抵扣 {use_points} 分")),
+        "{receipt}"
+    );
+    let after_second = fen(&card(&cashier)["balance"]);
+    assert_eq!(
+        after_first - after_second,
+        fen(&Value::String(card_pays.clone())),
+        "the card paid what the screen said"
+    );
+    assert_eq!(
+        points(&cashier),
+        earned - use_points + earned_now,
+        "the points spent, and those earned on the rest"
+    );
+
+    eprintln!(
+        "MEASURED wedge end-to-end tap-to-summary: {} ms",
+        tap_to_screen.as_millis()
+    );
+    eprintln!(
+        "MEASURED wedge end-to-end PIN-to-receipt: {} ms",
+        pin_to_receipt.as_millis()
+    );
+    let log = std::fs::read_to_string(state.join("kiosk.log")).unwrap();
+    if let Some(ms) = log_gap(&log, "tap uid", "summary shown", 0) {
+        eprintln!("MEASURED wedge tap-to-summary: {ms} ms");
+    }
+    if let Some(ms) = log_gap(&log, "pin entered", "receipt printed", 0) {
+        eprintln!("MEASURED wedge PIN-to-receipt: {ms} ms");
+    }
+    drop(tmux);
+    drop(reader);
     let _ = std::fs::remove_dir_all(&dir);
 }
