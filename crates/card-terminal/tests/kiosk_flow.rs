@@ -334,6 +334,7 @@ impl Api {
 /// cashier, a member with a card carrying the chip `UID`, a PIN and 1000.00, and a terminal
 /// registered by the manager (its pairing code).
 struct Desk {
+    admin: Api,
     cashier: Api,
     card_id: String,
     code: String,
@@ -420,6 +421,7 @@ impl Desk {
         );
         let code = pairing["pairing_code"].as_str().unwrap().to_string();
         Desk {
+            admin,
             cashier,
             card_id,
             code,
@@ -513,6 +515,7 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
         cashier,
         card_id,
         code,
+        ..
     } = desk;
     let balance = |api: &Api| fen(&api.get(&format!("/cards/{card_id}"))["balance"]);
     let start_balance = balance(&cashier);
@@ -764,12 +767,32 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     );
     assert_eq!(balance(&cashier), before_cancel, "nothing moved");
     assert_eq!(printer.rendering().matches("[CUT]").count(), cuts_before);
+
+    // One the cashier refuses: the kiosk shows the reason.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("余额查询", wait);
+    tmux.keys(&["3"]);
+    tmux.wait_for("充值金额", wait);
+    tmux.keys(&["300", "Enter"]);
+    tmux.wait_for("请选择付款方式", wait);
+    tmux.keys(&["1"]);
+    let s = tmux.wait_for("等待收银员确认", wait);
+    let refused_id = screen_value(&s, "申请号：");
+    cashier.send(
+        "POST",
+        &format!("/top-up-requests/{refused_id}/cancel"),
+        json!({"reason": "顾客未付款"}),
+    );
+    tmux.wait_for("收银员已取消：顾客未付款", wait);
+    assert_eq!(balance(&cashier), before_cancel, "nothing moved");
+    assert_eq!(printer.rendering().matches("[CUT]").count(), cuts_before);
     let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
     assert_eq!(
         journal.matches("\"top_up_request\"").count(),
-        2,
+        3,
         "{journal}"
     );
+    assert_eq!(journal.matches("\"cancelled\"").count(), 2, "{journal}");
 
     // The server gone: a payment is refused, not queued; nothing is journaled.
     tmux.keys(&["Enter"]);
@@ -852,6 +875,7 @@ fn kiosk_reads_a_wedge_reader_and_pays_with_points() {
     let base = format!("http://127.0.0.1:{port}");
     let printer = PrinterPeer::start(PeerMode::Ready).unwrap();
     let Desk {
+        admin,
         cashier,
         card_id,
         code,
@@ -862,6 +886,21 @@ fn kiosk_reads_a_wedge_reader_and_pays_with_points() {
         let m = api.get(&format!("/members/{member_id}"));
         m["redeemable_points"].as_i64().unwrap()
     };
+    // A coupon for the member: 20.00 off.
+    let now = chrono::Utc::now();
+    let template = admin.send(
+        "POST",
+        "/coupon-templates",
+        json!({"name": "自助立减20元", "kind": "amount_off", "amount": "20.00",
+            "valid_from": now - chrono::Duration::days(1),
+            "valid_until": now + chrono::Duration::days(30)}),
+    );
+    let coupon = admin.send(
+        "POST",
+        "/coupons",
+        json!({"template_id": template["id"], "member_id": member_id}),
+    );
+    let coupon_id = coupon["id"].as_str().unwrap().to_string();
 
     // The reader's FIFO: the kiosk opens it for reading at start; the writer end is opened
     // here (it blocks until then) and kept for the whole test.
@@ -952,13 +991,26 @@ fn kiosk_reads_a_wedge_reader_and_pays_with_points() {
     let s = tmux.wait_for("余额查询", wait);
     assert!(s.contains(&format!("积分：{earned}")), "{s}");
 
-    // Pay 100.00 with some of the points: the re-priced total from the server's quote shows
+    // Pay 100.00 with the coupon and some of the points: each re-priced by the server's quote
     // before the PIN, and the card pays the rest.
     let use_points = earned.min(50);
     tmux.keys(&["2"]);
     tmux.wait_for("付款金额", wait);
     tmux.keys(&["100", "Enter"]);
-    tmux.wait_for("应付", wait);
+    let s = tmux.wait_for("应付", wait);
+    let before_coupon = screen_value(&s, "应付：");
+    tmux.keys(&["3"]);
+    tmux.wait_for("选择优惠券", wait);
+    tmux.keys(&["1"]);
+    tmux.wait_for("[√] 自助立减20元", wait);
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("已用优惠券：自助立减20元 -20.00", wait);
+    assert_eq!(
+        fen(&Value::String(before_coupon.clone()))
+            - fen(&Value::String(screen_value(&s, "应付："))),
+        2_000,
+        "the coupon takes 20.00 off: {s}"
+    );
     tmux.keys(&["4"]);
     tmux.wait_for("使用积分", wait);
     tmux.keys(&[&use_points.to_string(), "Enter"]);
@@ -977,6 +1029,16 @@ fn kiosk_reads_a_wedge_reader_and_pays_with_points() {
         receipt.contains(&format!("积分抵扣 {use_points} 分")),
         "{receipt}"
     );
+    assert!(receipt.contains("优惠券 自助立减20元 -20.00"), "{receipt}");
+    let coupons = cashier.get(&format!("/members/{member_id}/coupons"));
+    let used = coupons["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == coupon_id.as_str())
+        .unwrap_or_else(|| panic!("{coupons}"))["status"]
+        .clone();
+    assert_eq!(used, "used", "{coupons}");
     let after_second = fen(&card(&cashier)["balance"]);
     assert_eq!(
         after_first - after_second,
