@@ -3,7 +3,12 @@
 # demo store set up through the API, a private pcscd with the vpcd virtual reader and a virtual
 # Mifare card, the loopback ESC/POS printer, and the kiosk, side by side in tmux:
 #   top:    the kiosk (type the pairing code shown below, then tap)
-#   bottom: the devices: t = tap the card, r = remove it, p = show the printed receipts
+#   bottom: the devices: t = tap the card, r = remove it, p = show the printed receipts,
+#           c / x = confirm / cancel the kiosk's pending top-up request as the cashier,
+#           f = show the card face the kiosk wrote
+# Top-up (充值): press 3 at the kiosk, type an amount (500 gets a 50.00 bonus in the demo), 1 for
+# cash; the kiosk waits for the cashier. The cashier is demo.cashier (password below): confirm on
+# the web app's 待确认充值 page, with `c` in the bottom pane, or with curl (printed at the end).
 # Needs root (pcscd runs in private namespaces), Debian's pcscd vsmartcard-vpcd socat
 # iproute2 util-linux tmux (installed when missing), and Rust.
 # Detaching (Ctrl-b d) or `q` in the bottom pane ends the demo and stops the server.
@@ -54,7 +59,15 @@ $T split-window -v -b -t demo -l 24 \
     "while [ ! -s $DIR/pcsc-socket ]; do sleep 0.3; done; \
      PCSCLITE_CSOCK_NAME=\$(cat $DIR/pcsc-socket) LANG=C.UTF-8 $BIN/dms-kiosk run $DIR/kiosk.toml; \
      read -r -p 'kiosk ended; Enter to close' _"
-echo "server log: $DIR/server.log   kiosk log: $DIR/kiosk/kiosk.log"
+echo "server log: $DIR/server.log   kiosk log: $DIR/kiosk/kiosk.log   card face: $DIR/face.json"
+echo "top-up: 3 at the kiosk, then confirm as the cashier demo.cashier (password $PASSWORD):"
+echo "  web app http://127.0.0.1:$PORT/ → 待确认充值 → 确认收款, or 'c' in the bottom pane, or:"
+echo "  TOKEN=\$(curl -s -X POST http://127.0.0.1:$PORT/api/v1/auth/login -H 'Content-Type: application/json' \\"
+echo "    -d '{\"username\":\"demo.cashier\",\"password\":\"$PASSWORD\"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+echo "  ID=\$(curl -s 'http://127.0.0.1:$PORT/api/v1/top-up-requests?status=pending&limit=1' -H \"Authorization: Bearer \$TOKEN\" \\"
+echo "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"items\"][0][\"id\"])')"
+echo "  curl -X POST http://127.0.0.1:$PORT/api/v1/top-up-requests/\$ID/confirm -H \"Authorization: Bearer \$TOKEN\" \\"
+echo "    -H \"Idempotency-Key: \$(cat /proc/sys/kernel/random/uuid)\" -H 'Content-Type: application/json' -d '{\"payment_method\":\"cash\"}'"
 if [ "${DMS_DEMO_NO_ATTACH:-0}" = 1 ]; then
     while $T has-session -t demo 2>/dev/null; do sleep 1; done
 else
