@@ -18,3 +18,4 @@ mod routes;
 mod scope;
 mod statistics;
 mod tokens;
+mod top_up_requests;

@@ -5,7 +5,7 @@
 //! [`CARD_UID_HEADER`] header; the server refuses the request when the UID does not belong to
 //! the card the request names, and when that card is lost, frozen, closed or expired.
 
-use crate::membership::{BasketLineDto, CardDto, ReceiptDto, TenderDto, TopUpDto};
+use crate::membership::{BasketLineDto, CardDto, PaymentMethod, ReceiptDto, TenderDto, TopUpDto};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -226,4 +226,84 @@ impl std::fmt::Debug for PayBillRequest {
             .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
             .finish()
     }
+}
+
+// ---------------------------------------------------------------- top-up requests
+
+/// The kiosk asks for a top-up of the card it read (`X-Card-Uid`); the cashier confirms it
+/// once the money is in hand (`POST /top-up-requests/{id}/confirm`).
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KioskTopUpRequest {
+    pub card_id: String,
+    /// The amount to pay in, e.g. `"1000.00"`: positive, at most two decimals.
+    #[validate(custom(function = "crate::membership::validate_positive_money"))]
+    #[schema(pattern = r"^[0-9]{1,12}(\.[0-9]{1,2})?$", example = "1000.00")]
+    pub amount: String,
+    /// What the member says they will pay with.
+    pub payment_method: PaymentMethod,
+}
+
+/// A top-up the kiosk asked for, and what became of it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TopUpRequestDto {
+    pub id: String,
+    pub store_id: String,
+    /// The terminal that asked.
+    pub device_id: Option<String>,
+    pub device_name: Option<String>,
+    pub card_id: String,
+    pub masked_card_no: String,
+    /// The holder's name; a terminal sees all but the first character hidden (`张**`).
+    pub member_name: String,
+    pub amount: String,
+    /// What the programme's top-up rules add to this amount (the top-up's own `bonus` is what
+    /// was added).
+    pub expected_bonus: String,
+    /// What the member said they would pay with.
+    pub payment_method: PaymentMethod,
+    /// Once confirmed: what the cashier received.
+    pub received_method: Option<PaymentMethod>,
+    /// `pending`, `confirmed`, `cancelled` or `expired` (pending for 15 minutes at most).
+    pub status: String,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The staff member who confirmed or cancelled it (or the terminal that withdrew it).
+    pub decided_by: Option<String>,
+    pub cancel_reason: Option<String>,
+    /// The cashier's slip number, when given.
+    pub reference: Option<String>,
+    /// The top-up, once confirmed: what the kiosk prints.
+    pub top_up: Option<TopUpDto>,
+}
+
+crate::page_type!(TopUpRequestPage, TopUpRequestDto);
+
+/// The cashier confirms that the money was received.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmTopUpRequest {
+    /// What was actually received; default: what the member said.
+    #[serde(default)]
+    pub payment_method: Option<PaymentMethod>,
+    /// The slip number (bank-card or transfer reference).
+    #[serde(default)]
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TopUpRequestListParams {
+    pub store_id: Option<String>,
+    /// `pending`, `confirmed`, `cancelled` or `expired`; all when absent.
+    pub status: Option<String>,
+    #[validate(length(min = 1, max = 200))]
+    pub cursor: Option<String>,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
 }

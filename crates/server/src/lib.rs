@@ -239,6 +239,7 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(crate::membership::configure)
         .configure(routes::devices::configure)
         .configure(crate::membership::bills::configure)
+        .configure(crate::membership::top_up_requests::configure)
         .configure(crate::crm::configure)
         .service(customers::list_customers)
         .service(customers::create_customer)

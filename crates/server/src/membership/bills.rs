@@ -50,7 +50,7 @@ fn bill_dto(b: bills::PendingBill) -> BillDto {
 
 /// Keeps the first character of a name: enough for the member to recognise it on a screen
 /// others can see.
-fn mask_name(name: &str) -> String {
+pub(crate) fn mask_name(name: &str) -> String {
     let mut chars = name.chars();
     match chars.next() {
         None => "**".into(),

@@ -24,6 +24,7 @@ mod money;
 mod pin;
 mod seed;
 mod statistics;
+pub mod top_up_requests;
 mod transfer;
 
 use crate::config::EnvLookup;
