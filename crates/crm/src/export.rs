@@ -194,40 +194,15 @@ fn severity_label(code: &str) -> String {
     .to_string()
 }
 
-/// One cell of an exported table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Text(String),
-    Int(i64),
-    /// A figure that may be undefined (no answers, nothing due): an empty cell.
-    Num(Option<f64>),
-}
-
-impl Cell {
-    fn text(&self) -> String {
-        match self {
-            Cell::Text(s) => s.clone(),
-            Cell::Int(n) => n.to_string(),
-            Cell::Num(Some(x)) => format!("{:.1}", x),
-            Cell::Num(None) => String::new(),
-        }
-    }
-}
-
-/// One table of the export: a sheet in the workbook, a section in the CSV.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    pub title: &'static str,
-    pub headers: Vec<&'static str>,
-    pub rows: Vec<Vec<Cell>>,
-}
+/// The cells and tables of the export are the shared writer's.
+pub use dms_tabular::{Cell, Table};
 
 fn t(s: impl Into<String>) -> Cell {
     Cell::Text(s.into())
 }
 
 fn pct(part: i64, whole: i64) -> Cell {
-    Cell::Num((whole > 0).then(|| part as f64 * 100.0 / whole as f64))
+    Cell::Decimal((whole > 0).then(|| part as f64 * 100.0 / whole as f64))
 }
 
 impl CrmReport {
@@ -249,10 +224,10 @@ impl CrmReport {
     /// The report's tables, in the order they are exported.
     pub fn tables(&self) -> Vec<Table> {
         let mut out = Vec::new();
-        out.push(Table {
-            title: "概要",
-            headers: vec!["项目", "内容"],
-            rows: vec![
+        out.push(Table::new(
+            "概要",
+            &["项目", "内容"],
+            vec![
                 vec![t("报表"), t("客户关系(CRM)统计")],
                 vec![t("开始日期"), t(self.from.to_string())],
                 vec![t("结束日期"), t(self.last_day().to_string())],
@@ -268,10 +243,10 @@ impl CrmReport {
                     t(self.generated_at.format("%Y-%m-%d %H:%M:%S").to_string()),
                 ],
             ],
-        });
-        out.push(Table {
-            title: "回访统计",
-            headers: vec![
+        ));
+        out.push(Table::new(
+            "回访统计",
+            &[
                 "回访规则",
                 "应回访数",
                 "已联系",
@@ -280,8 +255,7 @@ impl CrmReport {
                 "预约率(%)",
                 "拒绝数",
             ],
-            rows: self
-                .care
+            self.care
                 .iter()
                 .map(|(rule, s)| {
                     vec![
@@ -295,12 +269,11 @@ impl CrmReport {
                     ]
                 })
                 .collect(),
-        });
-        out.push(Table {
-            title: "未回厂原因",
-            headers: vec!["回访规则", "原因", "次数"],
-            rows: self
-                .care
+        ));
+        out.push(Table::new(
+            "未回厂原因",
+            &["回访规则", "原因", "次数"],
+            self.care
                 .iter()
                 .flat_map(|(rule, s)| {
                     s.refusals.iter().map(move |(reason, n)| {
@@ -312,10 +285,10 @@ impl CrmReport {
                     })
                 })
                 .collect(),
-        });
-        out.push(Table {
-            title: "消息发送",
-            headers: vec![
+        ));
+        out.push(Table::new(
+            "消息发送",
+            &[
                 "消息模板",
                 "待发送",
                 "已发送",
@@ -323,8 +296,7 @@ impl CrmReport {
                 "发送失败",
                 "未发送(无授权/退订/无号码)",
             ],
-            rows: self
-                .messages
+            self.messages
                 .iter()
                 .map(|(code, m)| {
                     vec![
@@ -337,7 +309,7 @@ impl CrmReport {
                     ]
                 })
                 .collect(),
-        });
+        ));
         let conv = |rows: &[ConversionRow], key: &dyn Fn(&str) -> String| {
             rows.iter()
                 .map(|r| {
@@ -351,16 +323,16 @@ impl CrmReport {
                 })
                 .collect::<Vec<_>>()
         };
-        out.push(Table {
-            title: "线索转化(按级别)",
-            headers: vec!["意向级别", "线索数", "成交", "战败", "成交率(%)"],
-            rows: conv(&self.leads_by_grade, &|k| format!("{k}级")),
-        });
-        out.push(Table {
-            title: "线索转化(按顾问)",
-            headers: vec!["销售顾问", "线索数", "成交", "战败", "成交率(%)"],
-            rows: conv(&self.leads_by_consultant, &|k| self.name(k)),
-        });
+        out.push(Table::new(
+            "线索转化(按级别)",
+            &["意向级别", "线索数", "成交", "战败", "成交率(%)"],
+            conv(&self.leads_by_grade, &|k| format!("{k}级")),
+        ));
+        out.push(Table::new(
+            "线索转化(按顾问)",
+            &["销售顾问", "线索数", "成交", "战败", "成交率(%)"],
+            conv(&self.leads_by_consultant, &|k| self.name(k)),
+        ));
         let c = &self.complaints;
         let mut rows: Vec<Vec<Cell>> = vec![
             vec![
@@ -373,7 +345,7 @@ impl CrmReport {
             vec![
                 t("合计"),
                 t("平均解决时长(小时)"),
-                Cell::Num(c.mean_hours_to_resolve),
+                Cell::Decimal(c.mean_hours_to_resolve),
             ],
         ];
         for (k, n) in &c.by_category {
@@ -382,11 +354,7 @@ impl CrmReport {
         for (k, n) in &c.by_severity {
             rows.push(vec![t("按严重程度"), t(severity_label(k)), Cell::Int(*n)]);
         }
-        out.push(Table {
-            title: "投诉统计",
-            headers: vec!["分组", "项目", "数值"],
-            rows,
-        });
+        out.push(Table::new("投诉统计", &["分组", "项目", "数值"], rows));
         let sat = |by: &str, rows: &[SatisfactionRow]| {
             rows.iter()
                 .map(|r| {
@@ -394,9 +362,9 @@ impl CrmReport {
                         t(by),
                         t(self.name(&r.key)),
                         Cell::Int(r.responses),
-                        Cell::Num(r.csat_percent),
-                        Cell::Num(r.csat_mean),
-                        Cell::Num(r.nps),
+                        Cell::Decimal(r.csat_percent),
+                        Cell::Decimal(r.csat_mean),
+                        Cell::Decimal(r.nps),
                     ]
                 })
                 .collect::<Vec<_>>()
@@ -404,91 +372,38 @@ impl CrmReport {
         let mut rows = sat("门店", &self.satisfaction_by_store);
         rows.extend(sat("服务顾问", &self.satisfaction_by_advisor));
         rows.extend(sat("销售顾问", &self.satisfaction_by_consultant));
-        out.push(Table {
-            title: "满意度",
-            headers: vec!["维度", "名称", "答卷数", "CSAT满意率(%)", "CSAT均分", "NPS"],
+        out.push(Table::new(
+            "满意度",
+            &["维度", "名称", "答卷数", "CSAT满意率(%)", "CSAT均分", "NPS"],
             rows,
-        });
+        ));
         out
     }
 }
 
-fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> CrmError {
+fn export_err(e: dms_tabular::Error) -> CrmError {
     CrmError::Export(e.to_string())
+}
+
+impl CrmReport {
+    fn file(&self) -> dms_tabular::Report {
+        dms_tabular::Report {
+            title: None,
+            tables: self.tables(),
+        }
+    }
 }
 
 /// The report as an Excel workbook, one sheet per table, headers bold and frozen.
 pub fn report_xlsx(report: &CrmReport) -> Result<Vec<u8>> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let mut wb = Workbook::new();
-    let bold = Format::new().set_bold();
-    let one_decimal = Format::new().set_num_format("0.0");
-    for table in report.tables() {
-        let ws = wb.add_worksheet();
-        ws.set_name(table.title).map_err(xlsx_err)?;
-        let mut widths: Vec<usize> = table.headers.iter().map(|h| display_width(h)).collect();
-        for (col, h) in table.headers.iter().enumerate() {
-            ws.write_string_with_format(0, col as u16, *h, &bold)
-                .map_err(xlsx_err)?;
-        }
-        for (i, row) in table.rows.iter().enumerate() {
-            let r = (i + 1) as u32;
-            for (col, cell) in row.iter().enumerate() {
-                let c = col as u16;
-                match cell {
-                    Cell::Text(s) => {
-                        ws.write_string(r, c, s).map_err(xlsx_err)?;
-                    }
-                    Cell::Int(n) => {
-                        ws.write_number(r, c, *n as f64).map_err(xlsx_err)?;
-                    }
-                    Cell::Num(Some(x)) => {
-                        ws.write_number_with_format(r, c, *x, &one_decimal)
-                            .map_err(xlsx_err)?;
-                    }
-                    Cell::Num(None) => {}
-                }
-                if let Some(w) = widths.get_mut(col) {
-                    *w = (*w).max(display_width(&cell.text()));
-                }
-            }
-        }
-        for (col, w) in widths.iter().enumerate() {
-            ws.set_column_width(col as u16, (*w as f64 + 2.0).min(60.0))
-                .map_err(xlsx_err)?;
-        }
-        ws.set_freeze_panes(1, 0).map_err(xlsx_err)?;
-    }
-    wb.save_to_buffer().map_err(xlsx_err)
-}
-
-/// Columns for CJK text need about two character widths per character.
-fn display_width(s: &str) -> usize {
-    s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+    report.file().xlsx().map_err(export_err)
 }
 
 /// The report as CSV in UTF-8 with a byte-order mark (so that Excel on a Chinese Windows
 /// reads it as UTF-8 rather than GBK): each table is its title in a row of its own, its
 /// header row, its rows, then an empty row.
 pub fn report_csv(report: &CrmReport) -> Result<Vec<u8>> {
-    let mut buf: Vec<u8> = "\u{feff}".as_bytes().to_vec();
-    {
-        let mut w = csv::WriterBuilder::new()
-            .flexible(true)
-            .from_writer(&mut buf);
-        let e = |e: csv::Error| CrmError::Export(e.to_string());
-        for table in report.tables() {
-            w.write_record([format!("【{}】", table.title)])
-                .map_err(e)?;
-            w.write_record(&table.headers).map_err(e)?;
-            for row in &table.rows {
-                w.write_record(row.iter().map(Cell::text)).map_err(e)?;
-            }
-            w.write_record([""]).map_err(e)?;
-        }
-        w.flush().map_err(|x| CrmError::Export(x.to_string()))?;
-    }
-    Ok(buf)
+    report.file().csv().map_err(export_err)
 }
 
 #[cfg(test)]

@@ -23,33 +23,9 @@ use std::collections::HashMap;
 /// Rows fetched per page.
 pub const PAGE: i64 = 1000;
 
-/// One cell of an exported table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Text(String),
-    Money(Money),
-    Int(i64),
-    Empty,
-}
-
-impl Cell {
-    fn text(s: impl Into<String>) -> Cell {
-        Cell::Text(s.into())
-    }
-    fn opt(s: Option<String>) -> Cell {
-        s.map(Cell::Text).unwrap_or(Cell::Empty)
-    }
-    fn as_text(&self) -> String {
-        match self {
-            Cell::Text(s) => s.clone(),
-            Cell::Money(m) => m.to_string(),
-            Cell::Int(i) => i.to_string(),
-            Cell::Empty => String::new(),
-        }
-    }
-}
-
-pub type Row = Vec<Cell>;
+/// The cells and rows of the exports are the shared table writer's (`dms_tabular`), which also
+/// writes the files.
+pub use dms_tabular::{Cell, Row};
 
 /// How far the stores' time (China time) is ahead of UTC.
 pub(crate) fn china_ahead_of_utc() -> chrono::Duration {
@@ -273,7 +249,7 @@ pub fn member_export_page(
                     row.push(Cell::Money(Money::from_fen(*b)));
                     row.push(Cell::Int(rp));
                     row.push(Cell::Int(tp));
-                    row.push(Cell::text(local(*exp).format("%Y-%m-%d").to_string()));
+                    row.push(Cell::Date(local(*exp).date()));
                     row.extend([
                         Cell::text(tier_name.clone()),
                         Cell::text(status.clone()),
@@ -292,8 +268,8 @@ pub fn member_export_page(
                 }
             }
             row.extend([
-                Cell::text(local(joined).format("%Y-%m-%d").to_string()),
-                Cell::text(local(term).format("%Y-%m-%d").to_string()),
+                Cell::Date(local(joined).date()),
+                Cell::Date(local(term).date()),
                 Cell::text(stores.get(&store_id).cloned().unwrap_or_default()),
                 Cell::text(member_id.clone()),
             ]);
@@ -492,7 +468,7 @@ pub fn ledger_export_page(
                 (k, _) => k.to_string(),
             };
             vec![
-                Cell::text(local(at).format("%Y-%m-%d %H:%M:%S").to_string()),
+                Cell::DateTime(local(at)),
                 Cell::text(stores.get(&store_id).cloned().unwrap_or(store_id)),
                 Cell::text(
                     card_nos
@@ -516,92 +492,6 @@ pub fn ledger_export_page(
         })
         .collect();
     Ok((rows, next))
-}
-
-/// CSV output, page by page: UTF-8 with a BOM so that Excel shows the Chinese headers.
-pub fn csv_header(headers: &[&str]) -> Result<Vec<u8>> {
-    let mut out = "\u{feff}".as_bytes().to_vec();
-    out.extend(csv_rows(&[headers
-        .iter()
-        .map(|h| Cell::text(*h))
-        .collect()])?);
-    Ok(out)
-}
-
-pub fn csv_rows(rows: &[Row]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 128));
-    for r in rows {
-        w.write_record(r.iter().map(Cell::as_text))
-            .map_err(|e| MembershipError::Internal(format!("csv: {e}")))?;
-    }
-    w.into_inner()
-        .map_err(|e| MembershipError::Internal(format!("csv: {e}")))
-}
-
-/// An XLSX sheet written row by row in constant memory.
-pub struct XlsxOut {
-    wb: rust_xlsxwriter::Workbook,
-    next_row: u32,
-    money: rust_xlsxwriter::Format,
-}
-
-fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> MembershipError {
-    MembershipError::Internal(format!("xlsx: {e}"))
-}
-
-impl XlsxOut {
-    pub fn new(sheet_name: &str, headers: &[&str]) -> Result<XlsxOut> {
-        let mut wb = rust_xlsxwriter::Workbook::new();
-        let bold = rust_xlsxwriter::Format::new().set_bold();
-        let ws = wb.add_worksheet_with_constant_memory().map_err(xlsx_err)?;
-        ws.set_name(sheet_name).map_err(xlsx_err)?;
-        for (i, h) in headers.iter().enumerate() {
-            ws.write_string_with_format(0, i as u16, *h, &bold)
-                .map_err(xlsx_err)?;
-        }
-        Ok(XlsxOut {
-            wb,
-            next_row: 1,
-            money: rust_xlsxwriter::Format::new().set_num_format("0.00"),
-        })
-    }
-
-    pub fn push(&mut self, rows: &[Row]) -> Result<()> {
-        let ws = self.wb.worksheet_from_index(0).map_err(xlsx_err)?;
-        for r in rows {
-            for (i, c) in r.iter().enumerate() {
-                let col = i as u16;
-                match c {
-                    // Numbers as text: card numbers and phones must not become 8.8E+15.
-                    Cell::Text(s) => {
-                        ws.write_string(self.next_row, col, s).map_err(xlsx_err)?;
-                    }
-                    Cell::Money(m) => {
-                        // Exact to the fen: fen / 100 is the closest double, shown with two
-                        // decimals; the import reads it back as the same amount.
-                        ws.write_number_with_format(
-                            self.next_row,
-                            col,
-                            m.fen() as f64 / 100.0,
-                            &self.money,
-                        )
-                        .map_err(xlsx_err)?;
-                    }
-                    Cell::Int(n) => {
-                        ws.write_number(self.next_row, col, *n as f64)
-                            .map_err(xlsx_err)?;
-                    }
-                    Cell::Empty => {}
-                }
-            }
-            self.next_row += 1;
-        }
-        Ok(())
-    }
-
-    pub fn finish(mut self) -> Result<Vec<u8>> {
-        self.wb.save_to_buffer().map_err(xlsx_err)
-    }
 }
 
 #[cfg(test)]
@@ -628,11 +518,11 @@ mod tests {
             Cell::Money(Money::from_fen(10)),
             Cell::Int(300),
             Cell::Int(1200),
-            Cell::text("2030-01-31"),
+            Cell::Date(NaiveDate::from_ymd_opt(2030, 1, 31).unwrap()),
         ];
-        let mut csv = csv_header(&headers).unwrap();
-        csv.extend(csv_rows(std::slice::from_ref(&row)).unwrap());
-        let mut x = XlsxOut::new("会员", &headers).unwrap();
+        let mut csv = dms_tabular::csv_header(&headers).unwrap();
+        csv.extend(dms_tabular::csv_rows(std::slice::from_ref(&row)).unwrap());
+        let mut x = dms_tabular::XlsxSheet::new("会员", &headers).unwrap();
         x.push(std::slice::from_ref(&row)).unwrap();
         let xlsx = x.finish().unwrap();
         for (fmt, bytes) in [
@@ -647,6 +537,7 @@ mod tests {
             assert_eq!(m(&cells[5]), 123_456, "{fmt:?}");
             assert_eq!(m(&cells[6]), 10, "{fmt:?}");
             assert_eq!(cells[8], "1200", "{fmt:?}");
+            assert_eq!(cells[9], "2030-01-31", "{fmt:?}");
         }
     }
 }

@@ -16,8 +16,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(export_statistics);
 }
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
 /// The CRM statistics as an Excel workbook or CSV file.
 #[utoipa::path(
     tag = "care",
@@ -73,30 +71,21 @@ pub async fn export_statistics(
             Ok((bytes, r.last_day()))
         })
         .await?;
-    let (ext, mime) = if csv {
-        ("csv", "text/csv; charset=utf-8")
+    let kind = if csv {
+        dms_tabular::FileKind::Csv
     } else {
-        ("xlsx", XLSX)
+        dms_tabular::FileKind::Xlsx
     };
     // ASCII file name (every browser), and the Chinese one for those that read RFC 6266's
     // `filename*`.
+    let ext = kind.extension();
     let name = format!("crm-statistics_{from}_{last_day}.{ext}");
     let cn = format!("CRM统计_{from}_{last_day}.{ext}");
-    let cn_enc: String = cn
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, mime))
+        .insert_header((header::CONTENT_TYPE, kind.content_type()))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\"; filename*=UTF-8''{cn_enc}"),
+            dms_tabular::attachment(&name, Some(&cn)),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(bytes))

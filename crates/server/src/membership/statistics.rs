@@ -19,6 +19,7 @@ use dms_identity::Permission;
 use dms_membership::statistics::{
     statistics_report, ClubStatistics, Granularity, StatisticsQuery, StatisticsReport,
 };
+use dms_tabular::{attachment, Cell, FileKind, Report, Table};
 use std::collections::HashMap;
 
 fn union(a: StoreScope, b: StoreScope) -> StoreScope {
@@ -186,8 +187,6 @@ pub async fn statistics(
     }))
 }
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
 /// The columns of every table but the categories': header and value of one row.
 const HEADERS: [&str; 14] = [
     "充值金额",
@@ -206,23 +205,16 @@ const HEADERS: [&str; 14] = [
     "用券数",
 ];
 
-enum Cell {
-    Text(String),
-    Int(i64),
-    /// Fen, shown as yuan with two decimals.
-    Money(i64),
-}
-
 fn values(s: &ClubStatistics) -> Vec<Cell> {
     vec![
-        Cell::Money(s.topped_up.fen()),
-        Cell::Money(s.bonus_granted.fen()),
-        Cell::Money(s.consumed.fen()),
-        Cell::Money(s.refunded.fen()),
-        Cell::Money(s.bonus_forfeited.fen()),
+        Cell::Money(s.topped_up),
+        Cell::Money(s.bonus_granted),
+        Cell::Money(s.consumed),
+        Cell::Money(s.refunded),
+        Cell::Money(s.bonus_forfeited),
         Cell::Int(s.checkouts),
         Cell::Int(s.checkouts_voided),
-        Cell::Money(s.checkout_total.fen()),
+        Cell::Money(s.checkout_total),
         Cell::Int(s.cards_issued),
         Cell::Int(s.points_earned),
         Cell::Int(s.points_redeemed),
@@ -230,12 +222,6 @@ fn values(s: &ClubStatistics) -> Vec<Cell> {
         Cell::Int(s.gift_points),
         Cell::Int(s.coupons_used),
     ]
-}
-
-struct Table {
-    title: &'static str,
-    headers: Vec<&'static str>,
-    rows: Vec<Vec<Cell>>,
 }
 
 fn category_name(code: &str) -> &str {
@@ -271,13 +257,13 @@ fn tables(
     let name = |m: &HashMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_default();
     vec![
         Table {
-            title: "汇总",
-            headers: with(vec!["范围"]),
+            title: "汇总".to_string(),
+            headers: strings(with(vec!["范围"])),
             rows: vec![row(vec![Cell::Text("合计".into())], &r.total)],
         },
         Table {
-            title: "按门店",
-            headers: with(vec!["门店编号", "门店名称"]),
+            title: "按门店".to_string(),
+            headers: strings(with(vec!["门店编号", "门店名称"])),
             rows: r
                 .by_store
                 .iter()
@@ -290,16 +276,17 @@ fn tables(
                 .collect(),
         },
         Table {
-            title: if granularity == StatisticsGranularity::Day {
+            title: (if granularity == StatisticsGranularity::Day {
                 "按日"
             } else {
                 "按月"
-            },
-            headers: with(vec![if granularity == StatisticsGranularity::Day {
+            })
+            .to_string(),
+            headers: strings(with(vec![if granularity == StatisticsGranularity::Day {
                 "日期"
             } else {
                 "月份"
-            }]),
+            }])),
             rows: r
                 .by_period
                 .iter()
@@ -307,8 +294,8 @@ fn tables(
                 .collect(),
         },
         Table {
-            title: "按等级",
-            headers: with(vec!["等级代码", "等级名称"]),
+            title: "按等级".to_string(),
+            headers: strings(with(vec!["等级代码", "等级名称"])),
             rows: r
                 .by_tier
                 .iter()
@@ -321,8 +308,8 @@ fn tables(
                 .collect(),
         },
         Table {
-            title: "按消费类别",
-            headers: vec!["类别代码", "类别", "明细行数", "原价金额", "消费金额"],
+            title: "按消费类别".to_string(),
+            headers: strings(vec!["类别代码", "类别", "明细行数", "原价金额", "消费金额"]),
             rows: r
                 .by_category
                 .iter()
@@ -331,8 +318,8 @@ fn tables(
                         Cell::Text(c.category.clone()),
                         Cell::Text(category_name(&c.category).to_string()),
                         Cell::Int(c.lines),
-                        Cell::Money(c.gross.fen()),
-                        Cell::Money(c.net.fen()),
+                        Cell::Money(c.gross),
+                        Cell::Money(c.net),
                     ]
                 })
                 .collect(),
@@ -340,71 +327,8 @@ fn tables(
     ]
 }
 
-fn yuan(fen: i64) -> String {
-    dms_core::Money::from_fen(fen).to_string()
-}
-
-fn xlsx(tables: &[Table], title: &str) -> Result<Vec<u8>, ApiError> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let err = |e: rust_xlsxwriter::XlsxError| ApiError::Internal(format!("xlsx: {e}"));
-    let mut wb = Workbook::new();
-    let bold = Format::new().set_bold();
-    let money = Format::new().set_num_format("#,##0.00");
-    for t in tables {
-        let ws = wb.add_worksheet();
-        ws.set_name(t.title).map_err(err)?;
-        ws.write_string_with_format(0, 0, title, &bold)
-            .map_err(err)?;
-        for (c, h) in t.headers.iter().enumerate() {
-            let c = u16::try_from(c).map_err(|e| ApiError::Internal(e.to_string()))?;
-            ws.write_string_with_format(1, c, *h, &bold).map_err(err)?;
-            ws.set_column_width(c, (h.chars().count() as f64 * 2.2).max(12.0))
-                .map_err(err)?;
-        }
-        for (i, cells) in t.rows.iter().enumerate() {
-            let r = u32::try_from(i + 2).map_err(|e| ApiError::Internal(e.to_string()))?;
-            for (c, v) in cells.iter().enumerate() {
-                let c = u16::try_from(c).map_err(|e| ApiError::Internal(e.to_string()))?;
-                match v {
-                    Cell::Text(s) => ws.write_string(r, c, s).map_err(err)?,
-                    Cell::Int(n) => ws.write_number(r, c, *n as f64).map_err(err)?,
-                    // Exact: any amount below 2^53 fen divides to the nearest double of the
-                    // two-decimal figure, which Excel shows with the format's two decimals.
-                    Cell::Money(f) => ws
-                        .write_number_with_format(r, c, *f as f64 / 100.0, &money)
-                        .map_err(err)?,
-                };
-            }
-        }
-    }
-    wb.save_to_buffer().map_err(err)
-}
-
-/// One CSV with a byte-order mark (Excel then reads UTF-8); the tables one after another, each
-/// under a `【title】` row.
-fn csv_bytes(tables: &[Table], title: &str) -> Result<Vec<u8>, ApiError> {
-    let err = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
-    let mut w = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer("\u{feff}".as_bytes().to_vec());
-    w.write_record([title]).map_err(err)?;
-    for t in tables {
-        w.write_record([format!("【{}】", t.title)]).map_err(err)?;
-        w.write_record(&t.headers).map_err(err)?;
-        for cells in &t.rows {
-            let rec: Vec<String> = cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Text(s) => s.clone(),
-                    Cell::Int(n) => n.to_string(),
-                    Cell::Money(f) => yuan(*f),
-                })
-                .collect();
-            w.write_record(&rec).map_err(err)?;
-        }
-    }
-    w.into_inner()
-        .map_err(|e| ApiError::Internal(format!("csv: {e}")))
+fn strings(headers: Vec<&str>) -> Vec<String> {
+    headers.into_iter().map(str::to_string).collect()
 }
 
 /// The member club statistics as an Excel workbook or CSV file.
@@ -432,7 +356,10 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     let q = q.0;
     let granularity = q.granularity.unwrap_or_default();
-    let format = q.format.unwrap_or_default();
+    let kind = match q.format.unwrap_or_default() {
+        StatisticsExportFormat::Xlsx => FileKind::Xlsx,
+        StatisticsExportFormat::Csv => FileKind::Csv,
+    };
     let query = query(q.from, q.to, q.tier.clone(), granularity)?;
     let scope = report_scope(&staff, q.store_id.as_ref())?;
     let (from, to) = (q.from, q.to);
@@ -457,35 +384,21 @@ pub async fn export(
                 .into_iter()
                 .map(|t| (t.code, t.name))
                 .collect();
-            let t = tables(&r, &stores, &tiers, granularity);
-            match format {
-                StatisticsExportFormat::Xlsx => xlsx(&t, &title),
-                StatisticsExportFormat::Csv => csv_bytes(&t, &title),
-            }
+            let report = Report {
+                title: Some(title),
+                tables: tables(&r, &stores, &tiers, granularity),
+            };
+            report
+                .write(kind)
+                .map_err(|e| ApiError::Internal(e.to_string()))
         })
         .await?;
-    let (ext, mime) = match format {
-        StatisticsExportFormat::Xlsx => ("xlsx", XLSX),
-        StatisticsExportFormat::Csv => ("csv", "text/csv; charset=utf-8"),
-    };
+    let ext = kind.extension();
     let name = format!("member-statistics_{from}_{last_day}.{ext}");
     let cn = format!("会员统计_{from}_{last_day}.{ext}");
-    let cn_enc: String = cn
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, mime))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\"; filename*=UTF-8''{cn_enc}"),
-        ))
+        .insert_header((header::CONTENT_TYPE, kind.content_type()))
+        .insert_header((header::CONTENT_DISPOSITION, attachment(&name, Some(&cn))))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(bytes))
 }

@@ -29,7 +29,7 @@ pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
 /// Files with at most this many rows are imported before the answer (still as a job).
 const SYNC_ROWS: usize = 2000;
 
-pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub const XLSX_TYPE: &str = dms_tabular::XLSX_TYPE;
 
 /// Live progress of the jobs this process runs (the write transaction holds the database, so
 /// the counts cannot go through it): job id → (phase, rows).
@@ -195,7 +195,7 @@ fn spawn_job(
 /// Uploads members and cards to import.
 #[utoipa::path(
     tag = "membership",
-    description = "导入会员: the body is the file itself (`Content-Type: text/csv` (UTF-8 or GBK) or `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`, first worksheet), at most 20 MB and 100,000 rows. One row is one member with one card. Columns (header row, Chinese or English): 姓名/name, 手机号/phone (required; an existing CRM customer with this mobile number is linked, else one is created and 姓名 is required), 卡号/card_no (required, unique), 芯片号/chip_uid, 等级/tier (code or name; empty: the lowest tier), 储值余额/principal, 赠送余额/bonus, 积分/redeemable_points, 等级积分 (消费积分)/tier_points, 到期日/expires_on (`YYYY-MM-DD`; card and membership expiry; empty: the programme's terms). Other columns are ignored and listed in the summary.\n\nThe answer is 202 with an import job; poll `GET /members/import/{id}`. Every row is validated first; any error fails the job with a per-row report (`errors`: row, field, code, message) and writes nothing. Otherwise all rows are written in one transaction: customer, member, card, and opening balances and points as ledger transactions of kind `migration`. Files of up to 2000 rows are finished before the answer. A header or format problem is a 422 at once. Needs the `Idempotency-Key` header: a retry with the same key and file answers the same job (`Idempotent-Replayed: true`); the same key with another file is a 422 `idempotency_key_reused`.\n\n**Permission:** `membership.config` in the target store.",
+    description = "导入会员: the body is the file itself (`Content-Type: text/csv` (UTF-8 or GBK) or `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`, first worksheet), at most 20 MB and 100,000 rows. One row is one card; rows with the same mobile number are one member holding several cards (姓名, 等级, 积分 and 等级积分 are the member's: they must agree across its rows or be empty, else a `member_mismatch` row error naming the field; the membership runs to the latest 到期日 of its cards). A customer who is already an active member of the target store receives the cards: their balances, the rows' points added to the member's, the tier (a different 等级 is a `tier_mismatch` error) and term unchanged; a member of another store is a `member_of_other_store` error. Columns (header row, Chinese or English): 姓名/name, 手机号/phone (required; an existing CRM customer with this mobile number is linked, else one is created and 姓名 is required), 卡号/card_no (required, unique), 芯片号/chip_uid, 等级/tier (code or name; empty: the lowest tier), 储值余额/principal, 赠送余额/bonus, 积分/redeemable_points, 等级积分 (消费积分)/tier_points, 到期日/expires_on (`YYYY-MM-DD`; card and membership expiry; empty: the programme's terms). Other columns are ignored and listed in the summary.\n\nThe answer is 202 with an import job; poll `GET /members/import/{id}`. Every row is validated first; any error fails the job with a per-row report (`errors`: row, field, code, message) and writes nothing. Otherwise every row to write is built first and then written in one short transaction (multi-row inserts, after re-checking that card numbers, chips and customers are still free): customers, members, cards, and opening balances and points as ledger transactions of kind `migration`. Files of up to 2000 rows are finished before the answer. A header or format problem is a 422 at once. Needs the `Idempotency-Key` header: a retry with the same key and file answers the same job (`Idempotent-Replayed: true`); the same key with another file is a 422 `idempotency_key_reused`.\n\n**Permission:** `membership.config` in the target store.",
     params(MemberImportParams, ("Idempotency-Key" = String, Header, description = "Once per upload, e.g. a UUID")),
     request_body(description = "The CSV or XLSX file", content(
         (String = "text/csv"),
@@ -303,18 +303,22 @@ pub async fn import_job(
     Ok(web::Json(job_dto(job)))
 }
 
+/// A file the table writer could not write: ours to fix, an opaque 500.
+fn file_error(e: dms_tabular::Error) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
 fn attachment(format: ExportFormat, stem: &str) -> (String, String) {
     let day = chrono::Utc::now().format("%Y%m%d");
-    match format {
-        ExportFormat::Csv => (
-            "text/csv; charset=utf-8".into(),
-            format!("attachment; filename=\"{stem}-{day}.csv\""),
-        ),
-        ExportFormat::Xlsx => (
-            XLSX_TYPE.into(),
-            format!("attachment; filename=\"{stem}-{day}.xlsx\""),
-        ),
-    }
+    let kind = match format {
+        ExportFormat::Csv => dms_tabular::FileKind::Csv,
+        ExportFormat::Xlsx => dms_tabular::FileKind::Xlsx,
+    };
+    let name = format!("{stem}-{day}.{}", kind.extension());
+    (
+        kind.content_type().to_string(),
+        dms_tabular::attachment(&name, None),
+    )
 }
 
 type PageFn = dyn Fn(
@@ -343,17 +347,18 @@ async fn send_table(
         ExportFormat::Xlsx => {
             let bytes = state
                 .db(move |c| {
-                    let mut out = ex::XlsxOut::new(sheet_name, &headers)?;
+                    let mut out =
+                        dms_tabular::XlsxSheet::new(sheet_name, &headers).map_err(file_error)?;
                     let mut after: Option<String> = None;
                     loop {
                         let (rows, next) = page(c, after.as_deref())?;
-                        out.push(&rows)?;
+                        out.push(&rows).map_err(file_error)?;
                         match next {
                             Some(n) => after = Some(n),
                             None => break,
                         }
                     }
-                    Ok(out.finish()?)
+                    out.finish().map_err(file_error)
                 })
                 .await?;
             Ok(res.body(bytes))
@@ -363,8 +368,8 @@ async fn send_table(
             let (first, next) = state
                 .db(move |c| {
                     let (rows, next) = p(c, None)?;
-                    let mut bytes = ex::csv_header(&headers)?;
-                    bytes.extend(ex::csv_rows(&rows)?);
+                    let mut bytes = dms_tabular::csv_header(&headers).map_err(file_error)?;
+                    bytes.extend(dms_tabular::csv_rows(&rows).map_err(file_error)?);
                     Ok((bytes, next))
                 })
                 .await?;
@@ -377,7 +382,7 @@ async fn send_table(
                     let r = web::block(move || -> Result<_, ApiError> {
                         let mut c = pool.get()?;
                         let (rows, next) = page(&mut c, Some(&after))?;
-                        Ok((ex::csv_rows(&rows)?, next))
+                        Ok((dms_tabular::csv_rows(&rows).map_err(file_error)?, next))
                     })
                     .await;
                     match r {
