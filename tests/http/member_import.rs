@@ -285,18 +285,7 @@ fn bad_rows_are_reported_and_nothing_is_written(s: &TestServer) {
     assert_eq!(r.status, 202, "{}", r.body);
     let j = r.json;
     assert_eq!(j["status"], "failed", "{j}");
-    let errs: Vec<(i64, String, String)> = j["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["row"].as_i64().unwrap(),
-                e["field"].as_str().unwrap().to_string(),
-                e["code"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let errs = errors_of(&j);
     let expect = |row: i64, field: &str, code: &str| {
         assert!(
             errs.contains(&(row, field.to_string(), code.to_string())),
@@ -336,7 +325,8 @@ fn bad_rows_are_reported_and_nothing_is_written(s: &TestServer) {
     let found = admin.get("/api/v1/customers/search?q=13500000001");
     assert!(!found.body.contains("好人"), "{}", found.body);
 
-    // A member already on file and a card number already in use are row errors too.
+    // A card number already in use is a row error too, and so is a member of another store
+    // (a member of this store may receive further cards: see `several_cards_per_member`).
     let first = "姓名,手机号,卡号\n甲,13500000011,8800300000000011\n";
     let r = upload(&admin, ht01, "text/csv", &key(), first.as_bytes());
     assert_eq!(r.json["status"], "done", "{}", r.body);
@@ -350,7 +340,21 @@ fn bad_rows_are_reported_and_nothing_is_written(s: &TestServer) {
         .iter()
         .map(|e| e["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, vec!["already_member", "card_no_taken"]);
+    assert_eq!(codes, vec!["card_no_taken"]);
+    let r = upload(
+        &admin,
+        &s.fixture.ht02,
+        "text/csv",
+        &key(),
+        "姓名,手机号,卡号\n甲,13500000011,8800300000000013\n".as_bytes(),
+    );
+    assert_eq!(r.json["status"], "failed", "{}", r.body);
+    assert_eq!(
+        r.json["errors"][0]["code"], "member_of_other_store",
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json["errors"][0]["field"], "phone");
 
     // Whole-file problems are a 422 at once, before any job.
     let r = upload(
@@ -613,6 +617,209 @@ fn ledger_export_lists_the_card_transactions(s: &TestServer) {
     assert!(body.starts_with(b"PK"));
 }
 
+/// Cards issued today in the store, from the statistics (the facts the triggers write).
+fn cards_issued_today(c: &Client, store: &str) -> i64 {
+    let today = chrono::Utc::now().date_naive();
+    let r = c.get(&format!(
+        "/api/v1/membership/statistics?from={today}&to={}&store_id={store}",
+        today.succ_opt().unwrap()
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json["total"]["cards_issued"].as_i64().unwrap()
+}
+
+fn errors_of(j: &Value) -> Vec<(i64, String, String)> {
+    j["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+                e["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn several_cards_per_member(s: &TestServer) {
+    let admin = s.login("admin");
+    let ht01 = &s.fixture.ht01;
+    let issued_before = cards_issued_today(&admin, ht01);
+    // 李雷 holds two cards: the member's points on both rows (as the export writes them), the
+    // tier and the name on one row only. 韩梅梅 holds one.
+    let csv = format!(
+        "{HEADER}\n\
+         李雷,13900000101,8800800000000001,,gold,100.00,10.00,500,2000,2031-06-30,\n\
+         ,139 0000 0101,8800800000000002,,,50.00,,500,2000,2032-06-30,\n\
+         韩梅梅,13900000102,8800800000000003,,,0,,,,,\n"
+    );
+    let r = upload(&admin, ht01, "text/csv", &key(), csv.as_bytes());
+    assert_eq!(r.json["status"], "done", "{}", r.body);
+    let sum = &r.json["summary"];
+    assert_eq!(sum["members_created"], 2);
+    assert_eq!(sum["customers_created"], 2);
+    assert_eq!(sum["cards_issued"], 3);
+    assert_eq!(sum["principal_total"], "150.00");
+    assert_eq!(sum["bonus_total"], "10.00");
+    assert_eq!(
+        sum["redeemable_points_total"], 500,
+        "the member's points, once"
+    );
+    assert_eq!(sum["tier_points_total"], 2000);
+    let c1 = card_by_number(&admin, "8800800000000001");
+    let c2 = card_by_number(&admin, "8800800000000002");
+    assert_eq!(c1["member_id"], c2["member_id"], "one member, two cards");
+    assert_eq!(c1["balance"], "110.00");
+    assert_eq!(c2["balance"], "50.00");
+    assert!(c1["expires_at"].as_str().unwrap().starts_with("2031-06-30"));
+    assert!(c2["expires_at"].as_str().unwrap().starts_with("2032-06-30"));
+    let member_id = c1["member_id"].as_str().unwrap().to_string();
+    let m = member(&admin, &member_id);
+    assert_eq!(m["tier_code"], "gold");
+    assert_eq!(m["redeemable_points"], 500);
+    assert_eq!(m["tier_points"], 2000);
+    assert!(
+        m["term_expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2032-06-30"),
+        "the membership runs to the latest card's date: {m}"
+    );
+    assert_eq!(
+        cards_issued_today(&admin, ht01),
+        issued_before + 3,
+        "the statistics count every card"
+    );
+
+    // Member-level cells that disagree are row errors naming the field.
+    let bad = format!(
+        "{HEADER}\n\
+         王五,13900000103,8800800000000004,,gold,,,100,,,\n\
+         王五,13900000103,8800800000000005,,silver,,,200,,,\n\
+         王六,13900000103,8800800000000006,,,,,,,,\n"
+    );
+    let r = upload(&admin, ht01, "text/csv", &key(), bad.as_bytes());
+    assert_eq!(r.json["status"], "failed", "{}", r.body);
+    let errs = errors_of(&r.json);
+    assert_eq!(
+        errs,
+        vec![
+            (3, "tier".to_string(), "member_mismatch".to_string()),
+            (3, "redeemable_points".into(), "member_mismatch".into()),
+            (4, "name".into(), "member_mismatch".into()),
+        ]
+    );
+    assert!(r.body.contains("row 2"), "{}", r.body);
+
+    // A member of this store receives further cards: the card with its balance, the points
+    // added to the member's; the tier and the membership's term stay.
+    let more = format!("{HEADER}\n李雷,13900000101,8800800000000007,,,20.00,,100,,2030-01-31,\n");
+    let r = upload(&admin, ht01, "text/csv", &key(), more.as_bytes());
+    assert_eq!(r.json["status"], "done", "{}", r.body);
+    assert_eq!(r.json["summary"]["members_created"], 0);
+    assert_eq!(r.json["summary"]["customers_linked"], 1);
+    assert_eq!(r.json["summary"]["cards_issued"], 1);
+    let c7 = card_by_number(&admin, "8800800000000007");
+    assert_eq!(c7["member_id"].as_str(), Some(member_id.as_str()));
+    assert_eq!(c7["balance"], "20.00");
+    let m = member(&admin, &member_id);
+    assert_eq!(m["redeemable_points"], 600);
+    assert_eq!(m["tier_code"], "gold");
+    assert!(m["term_expires_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2032-06-30"));
+    // ... but not at another tier than the member's.
+    let other = format!("{HEADER}\n,13900000101,8800800000000008,,silver,,,,,,\n");
+    let r = upload(&admin, ht01, "text/csv", &key(), other.as_bytes());
+    assert_eq!(r.json["status"], "failed", "{}", r.body);
+    assert_eq!(
+        errors_of(&r.json),
+        vec![(2, "tier".to_string(), "tier_mismatch".to_string())]
+    );
+    assert_eq!(
+        cards_issued_today(&admin, ht01),
+        issued_before + 4,
+        "a failed import adds no facts"
+    );
+    let check = dms_membership::verify_ledgers(&mut s.db.pool.get().unwrap()).unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+}
+
+/// The import's write transaction is short: a cashier's top-up while a 5000-row file is
+/// imported waits for it at most briefly and succeeds (on SQLite the transaction holds the
+/// database's write lock; a long one made other writes give up with 503).
+fn a_top_up_during_a_large_import_succeeds(s: &TestServer) {
+    let admin = s.login("admin");
+    let ht01 = &s.fixture.ht01;
+    let r = upload(
+        &admin,
+        ht01,
+        "text/csv",
+        &key(),
+        "姓名,手机号,卡号\n柜台客,13900000200,8800810000000001\n".as_bytes(),
+    );
+    assert_eq!(r.json["status"], "done", "{}", r.body);
+    let card = card_by_number(&admin, "8800810000000001")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut csv = String::from("姓名,手机号,卡号,等级,储值余额,赠送余额,积分,等级积分\n");
+    for i in 0..5000 {
+        csv.push_str(&format!(
+            "会员{i},1370000{i:04},88008200{i:08},gold,{}.{:02},5.00,{i},{i}\n",
+            i % 500,
+            i % 100
+        ));
+    }
+    let r = upload(&admin, ht01, "text/csv", &key(), csv.as_bytes());
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.json["id"].as_str().unwrap().to_string();
+    let mut top_ups = vec![];
+    let mut during_write = 0;
+    let last = loop {
+        let j = job(&admin, &id);
+        let status = j["status"].as_str().unwrap().to_string();
+        if status == "done" || status == "failed" {
+            break j;
+        }
+        let started = std::time::Instant::now();
+        let req = admin
+            .request("POST", &format!("/api/v1/cards/{card}/top-ups"))
+            .set("Content-Type", "application/json")
+            .set("Idempotency-Key", &key());
+        let top = admin.send(req, Some(br#"{"amount":"1.00","payment_method":"cash"}"#));
+        assert_eq!(
+            top.status,
+            201,
+            "a top-up while the import is {status} took {:?}: {}",
+            started.elapsed(),
+            top.body
+        );
+        if status == "importing" {
+            during_write += 1;
+        }
+        top_ups.push(started.elapsed());
+    };
+    assert_eq!(last["status"], "done", "{last}");
+    assert_eq!(last["summary"]["cards_issued"], 5000);
+    assert!(
+        during_write > 0,
+        "no top-up while the job was importing: {top_ups:?}"
+    );
+    let slowest = top_ups.iter().max().unwrap();
+    assert!(
+        slowest.as_secs_f64() < 5.0,
+        "a top-up waited {slowest:?} for the import"
+    );
+    let c = card_by_number(&admin, "8800810000000001");
+    assert_eq!(fen(&c["principal"]), 100 * top_ups.len() as i64);
+    let check = dms_membership::verify_ledgers(&mut s.db.pool.get().unwrap()).unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+}
+
 /// The owner of `phone` logged in with the code the (file) SMS sender wrote.
 fn customer_client(s: &TestServer, phone: &str) -> Client {
     let c = s.client();
@@ -827,4 +1034,6 @@ http_tests!(
     ledger_export_lists_the_card_transactions,
     web_app_additions,
     a_job_interrupted_by_a_restart_is_failed,
+    several_cards_per_member,
+    a_top_up_during_a_large_import_succeeds,
 );

@@ -19,6 +19,7 @@
 //!   (search by member card) and [`TierLookup`] (segments by tier).
 //! * Engine differences are confined to `engine.rs` (prefix search).
 
+mod bulk;
 mod care;
 mod complaints;
 mod customers;
@@ -36,6 +37,7 @@ mod surveys;
 mod validate;
 mod vehicles;
 
+pub use bulk::{insert_customers_bulk, phones_in_use, BulkCustomer};
 pub use care::{
     care_candidates, care_stats, complete_task, create_task, get_task, list_tasks, run_care_engine,
     CareCandidate, CareRules, CareRunReport, CareSource, CareStats, FirstServiceRule, FollowUpTask,

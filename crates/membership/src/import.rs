@@ -1,26 +1,31 @@
 //! Import of members and cards from the stores' legacy systems (CSV or XLSX), as a job.
 //!
-//! One row is one member with one card: the customer (found by phone with the CRM's duplicate
-//! rules, or created), the member (tier, term), the card (number, chip, expiry) and its opening
-//! balances and points. Opening balances are ledger transactions of kind `migration` against
-//! the counter account `migration`, so they balance like every other movement and stay out of
-//! the top-up and promotion statistics.
+//! One row is one card; the rows sharing a mobile number are one member holding several cards.
+//! The customer is found by phone with the CRM's duplicate rules, or created; the member (tier,
+//! points, term) is created, or, when the customer is already an active member of the import's
+//! store, that membership receives the cards (its tier and term stay). Member-level cells
+//! (姓名, 等级, 积分, 等级积分) must agree across a member's rows or be empty; each row's card has
+//! its own number, chip, expiry and opening balances. Opening balances are ledger transactions
+//! of kind `migration` against the counter account `migration`, so they balance like every
+//! other movement and stay out of the top-up and promotion statistics.
 //!
 //! Nothing is half-imported: every row is validated first (in the file and against the
-//! database); any error fails the job with a per-row report and writes nothing. Otherwise all
-//! rows are written in one write transaction, which also marks the job done, so "done" and the
-//! data commit together. Live progress (rows checked, rows written) goes to a callback (the
-//! server keeps it in memory, since the write transaction holds the database); the job row in
-//! the database holds the phase, and the counts at each phase's end.
+//! database); any error fails the job with a per-row report and writes nothing. Then every row
+//! to write is built in memory (ids, balances, ledger entries), and one short write transaction
+//! re-checks in bulk what validation looked up, writes with multi-row INSERTs and marks the job
+//! done, so "done" and the data commit together (ledger rows are append-only, so the import is
+//! never committed in parts). Live progress goes to a callback; the job row in the database
+//! holds the phase, and the counts at each phase's end.
 
-use crate::cards::{insert_card, IssueCard};
 use crate::config::{effective_config, ProgrammeConfig};
 use crate::error::{MembershipError, Result};
 use crate::idempotency::{check_key, principal_of, Replayable};
-use crate::ledger::{append_legs, post_points, post_sv, Leg, PointsLeg, PointsTxn, SvTxn};
-use crate::ledger::{REDEEMABLE, TIER};
+use crate::ledger::{BONUS, PRINCIPAL, REDEEMABLE, TIER};
 use crate::members::add_months;
-use crate::schema::{mem_bonus_lots, mem_cards, mem_import_jobs, mem_members};
+use crate::schema::{
+    mem_bonus_lots, mem_cards, mem_import_jobs, mem_members, mem_points_entries, mem_points_txns,
+    mem_sv_entries, mem_sv_txns,
+};
 use crate::util::{audit, now_db, write};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -30,7 +35,7 @@ use dms_identity::Actor;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 /// Rows per file: a typo guard (a whole group's legacy export is far below it).
@@ -408,28 +413,85 @@ fn read_xlsx(bytes: &[u8]) -> std::result::Result<RawRows, Vec<RowError>> {
     Ok((headers.unwrap_or_default(), rows))
 }
 
-/// Who the row's customer is.
+/// Who a member's customer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum CustomerMatch {
     Existing(String),
     New,
 }
 
-/// A row that passed every check, ready to write.
+/// A membership already on file that the file's cards are added to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ExistingMember {
+    id: String,
+    tier: String,
+}
+
+/// One card of the file (one row), checked.
 #[derive(Debug, Clone)]
-struct ValidRow {
+struct CardRow {
     row: u64,
+    card_no: String,
+    chip_uid: Option<String>,
+    principal_fen: i64,
+    bonus_fen: i64,
+    /// The card's expiry (end of the Beijing day), if the row gives one.
+    expires_at: Option<NaiveDateTime>,
+}
+
+/// One member of the file: the rows sharing a mobile number, checked.
+#[derive(Debug, Clone)]
+struct MemberRows {
+    first_row: u64,
     name: String,
     phone: String,
     customer: CustomerMatch,
-    card_no: String,
-    chip_uid: Option<String>,
+    /// The customer's membership in the import's store, which receives the cards.
+    existing: Option<ExistingMember>,
     tier: String,
-    principal_fen: i64,
-    bonus_fen: i64,
     redeemable: i64,
     tier_points: i64,
-    expires_at: Option<NaiveDateTime>,
+    cards: Vec<CardRow>,
+}
+
+impl MemberRows {
+    /// A new member's term: the latest of its cards' dates, else the programme's term.
+    fn term(&self) -> Option<NaiveDateTime> {
+        self.cards.iter().filter_map(|c| c.expires_at).max()
+    }
+}
+
+/// A member-level value as the rows of one member give it: the first non-empty one and its row.
+#[derive(Debug, Clone, Default)]
+struct Agreed<T> {
+    value: Option<(T, u64)>,
+}
+
+impl<T: PartialEq + Clone> Agreed<T> {
+    /// Records `v` from `row`; `Err(first row)` when an earlier row gave another value.
+    fn agree(&mut self, v: T, row: u64) -> std::result::Result<(), u64> {
+        match &self.value {
+            Some((x, first)) if *x != v => Err(*first),
+            Some(_) => Ok(()),
+            None => {
+                self.value = Some((v, row));
+                Ok(())
+            }
+        }
+    }
+
+    fn get(&self) -> Option<T> {
+        self.value.as_ref().map(|(v, _)| v.clone())
+    }
+}
+
+/// Member-level cells of one mobile number while the rows are read.
+#[derive(Debug, Clone, Default)]
+struct MemberCells {
+    name: Agreed<String>,
+    tier: Agreed<String>,
+    redeemable: Agreed<i64>,
+    tier_points: Agreed<i64>,
 }
 
 fn parse_amount(s: &str) -> std::result::Result<i64, (&'static str, String)> {
@@ -498,16 +560,117 @@ fn check_chip(uid: &str) -> bool {
     (4..=64).contains(&uid.len()) && uid.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-/// Checks every row in the file and against the database; reads only. `progress` is called
-/// with the number of rows checked so far.
+/// Values per `IN (...)` of a look-up.
+const LOOKUP_CHUNK: usize = 1000;
+
+/// Of the card numbers, those a card already has (looked up in batches on the unique index).
+fn card_nos_taken<S: AsRef<str>>(c: &mut DbConnection, numbers: &[S]) -> Result<HashSet<String>> {
+    let mut taken = HashSet::new();
+    for chunk in numbers.chunks(LOOKUP_CHUNK) {
+        let chunk: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+        let found: Vec<String> = mem_cards::table
+            .filter(mem_cards::card_no.eq_any(&chunk))
+            .select(mem_cards::card_no)
+            .load(c)?;
+        taken.extend(found);
+    }
+    Ok(taken)
+}
+
+/// Of the chip UIDs, those already bound to a card.
+fn chips_taken<S: AsRef<str>>(c: &mut DbConnection, chips: &[S]) -> Result<HashSet<String>> {
+    let mut taken = HashSet::new();
+    for chunk in chips.chunks(LOOKUP_CHUNK) {
+        let chunk: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+        let found: Vec<Option<String>> = mem_cards::table
+            .filter(mem_cards::chip_uid.eq_any(&chunk))
+            .select(mem_cards::chip_uid)
+            .load(c)?;
+        taken.extend(found.into_iter().flatten());
+    }
+    Ok(taken)
+}
+
+/// An error about one cell, naming the column as the file writes it.
+fn cell_error(sheet: &Sheet, row: u64, col: Column, code: &str, msg: String) -> RowError {
+    let mut e = RowError::new(row, col.field(), code, msg);
+    e.column = sheet.header_of(col);
+    e
+}
+
+/// The active customers holding each mobile number (main or further number, group-wide, the
+/// CRM's duplicate rules), looked up in batches.
+fn customers_by_phone(
+    conn: &mut DbConnection,
+    phones: &[String],
+) -> Result<HashMap<String, Vec<String>>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in phones.chunks(500) {
+        let matches = dms_crm::find_duplicates(
+            conn,
+            &dms_crm::DuplicateProbe {
+                phones: chunk.to_vec(),
+                id_number: None,
+                vins: vec![],
+            },
+        )
+        .map_err(crm_error)?;
+        for m in matches {
+            let i = m
+                .field
+                .strip_prefix("phones[")
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|r| r.parse::<usize>().ok());
+            if let Some(p) = i.and_then(|i| chunk.get(i)) {
+                let ids = out.entry(p.clone()).or_default();
+                if !ids.contains(&m.customer_id) {
+                    ids.push(m.customer_id);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// (member id, store, status, tier) of the members among `customers`, by customer.
+type Membership = (String, String, String, String);
+
+fn memberships_of(
+    conn: &mut DbConnection,
+    customers: &[String],
+) -> Result<HashMap<String, Membership>> {
+    let mut out = HashMap::new();
+    for chunk in customers.chunks(500) {
+        let rows: Vec<(String, String, String, String, String)> = mem_members::table
+            .filter(mem_members::customer_id.eq_any(chunk))
+            .select((
+                mem_members::customer_id,
+                mem_members::id,
+                mem_members::store_id,
+                mem_members::status,
+                mem_members::tier_code,
+            ))
+            .load(conn)?;
+        for (cust, id, store, status, tier) in rows {
+            out.insert(cust, (id, store, status, tier));
+        }
+    }
+    Ok(out)
+}
+
+const MEMBER_FIELDS: &str = "a member's rows (the same mobile number) must agree on 姓名, 等级, 积分 and 等级积分, or leave them empty";
+
+/// Checks every row in the file and against the database; reads only. Rows with the same
+/// mobile number are one member holding several cards. `progress` is called with the number of
+/// rows checked so far.
 fn validate(
     conn: &mut DbConnection,
+    cfg: &ProgrammeConfig,
     store_id: &str,
     sheet: &Sheet,
     now: NaiveDateTime,
     progress: &mut dyn FnMut(u64) -> Result<()>,
-) -> Result<std::result::Result<Vec<ValidRow>, Vec<RowError>>> {
-    let cfg = effective_config(conn, store_id)?;
+) -> Result<std::result::Result<Vec<MemberRows>, Vec<RowError>>> {
     let pos = |c: Column| sheet.position(c);
     let cell = |cells: &[String], c: Column| -> String {
         pos(c)
@@ -516,45 +679,41 @@ fn validate(
             .unwrap_or_default()
     };
     let mut errors: Vec<RowError> = Vec::new();
-    let mut out = Vec::with_capacity(sheet.rows.len());
     let mut seen_cards: HashMap<String, u64> = HashMap::new();
     let mut seen_chips: HashMap<String, u64> = HashMap::new();
-    let mut seen_phones: HashMap<String, u64> = HashMap::new();
 
-    // Numbers and chips already in the database, looked up in batches.
-    let mut file_cards = Vec::new();
-    let mut file_chips = Vec::new();
+    // Numbers, chips and customers already in the database, looked up in batches.
+    let mut file_cards: Vec<String> = Vec::new();
+    let mut file_chips: Vec<String> = Vec::new();
+    let mut file_phones: BTreeSet<String> = BTreeSet::new();
     for (_, cells) in &sheet.rows {
         file_cards.push(cell(cells, Column::CardNo));
         let chip = cell(cells, Column::ChipUid);
         if !chip.is_empty() {
             file_chips.push(chip.to_ascii_uppercase());
         }
+        if let Ok(p) = dms_crm::check_phone(&cell(cells, Column::Phone), false) {
+            file_phones.insert(p);
+        }
     }
-    let mut taken_cards: HashSet<String> = HashSet::new();
-    for chunk in file_cards.chunks(500) {
-        let found: Vec<String> = mem_cards::table
-            .filter(mem_cards::card_no.eq_any(chunk))
-            .select(mem_cards::card_no)
-            .load(conn)?;
-        taken_cards.extend(found);
-    }
-    let mut taken_chips: HashSet<String> = HashSet::new();
-    for chunk in file_chips.chunks(500) {
-        let found: Vec<Option<String>> = mem_cards::table
-            .filter(mem_cards::chip_uid.eq_any(chunk))
-            .select(mem_cards::chip_uid)
-            .load(conn)?;
-        taken_chips.extend(found.into_iter().flatten());
-    }
+    let taken_cards = card_nos_taken(conn, &file_cards)?;
+    let taken_chips = chips_taken(conn, &file_chips)?;
+    let phones: Vec<String> = file_phones.into_iter().collect();
+    let holders = customers_by_phone(conn, &phones)?;
+    let known: Vec<String> = holders
+        .values()
+        .filter(|ids| ids.len() == 1)
+        .map(|ids| ids[0].clone())
+        .collect();
+    let memberships = memberships_of(conn, &known)?;
 
+    let mut members: Vec<MemberRows> = Vec::new();
+    let mut agreed: Vec<MemberCells> = Vec::new();
+    let mut member_of_phone: HashMap<String, usize> = HashMap::new();
     for (i, (row, cells)) in sheet.rows.iter().enumerate() {
         let row = *row;
-        let before = errors.len();
         let mut err = |col: Column, code: &str, msg: String| {
-            let mut e = RowError::new(row, col.field(), code, msg);
-            e.column = sheet.header_of(col);
-            errors.push(e);
+            errors.push(cell_error(sheet, row, col, code, msg));
         };
         let name = cell(cells, Column::Name);
         let phone_raw = cell(cells, Column::Phone);
@@ -577,15 +736,6 @@ fn validate(
                 None
             }
         };
-        if let Some(p) = &phone {
-            if let Some(first) = seen_phones.insert(p.clone(), row) {
-                err(
-                    Column::Phone,
-                    "duplicate_in_file",
-                    format!("the same mobile number as row {first}: one member per customer"),
-                );
-            }
-        }
         let card_no = cell(cells, Column::CardNo);
         if card_no.is_empty() {
             err(
@@ -639,22 +789,27 @@ fn validate(
             Some(uid)
         };
         let tier_raw = cell(cells, Column::Tier);
-        let tier = tier_of(&cfg, &tier_raw);
-        if tier.is_none() {
-            let known: Vec<String> = cfg
-                .tiers
-                .iter()
-                .map(|t| format!("{} ({})", t.name, t.code))
-                .collect();
-            err(
-                Column::Tier,
-                "unknown_tier",
-                format!(
-                    "'{tier_raw}' is not a tier of the programme: {}",
-                    known.join(", ")
-                ),
-            );
-        }
+        let tier = if tier_raw.is_empty() {
+            None
+        } else {
+            let t = tier_of(cfg, &tier_raw);
+            if t.is_none() {
+                let known: Vec<String> = cfg
+                    .tiers
+                    .iter()
+                    .map(|t| format!("{} ({})", t.name, t.code))
+                    .collect();
+                err(
+                    Column::Tier,
+                    "unknown_tier",
+                    format!(
+                        "'{tier_raw}' is not a tier of the programme: {}",
+                        known.join(", ")
+                    ),
+                );
+            }
+            t
+        };
         let mut amount = |col: Column| match parse_amount(&cell(cells, col)) {
             Ok(v) => v,
             Err((code, msg)) => {
@@ -664,11 +819,18 @@ fn validate(
         };
         let principal_fen = amount(Column::Principal);
         let bonus_fen = amount(Column::Bonus);
-        let mut points = |col: Column| match parse_points(&cell(cells, col)) {
-            Ok(v) => v,
-            Err((code, msg)) => {
-                err(col, code, msg);
-                0
+        // Points are the member's: `None` for an empty cell (the member's other rows say).
+        let mut points = |col: Column| {
+            let raw = cell(cells, col);
+            if raw.is_empty() {
+                return None;
+            }
+            match parse_points(&raw) {
+                Ok(v) => Some(v),
+                Err((code, msg)) => {
+                    err(col, code, msg);
+                    None
+                }
             }
         };
         let redeemable = points(Column::RedeemablePoints);
@@ -701,68 +863,101 @@ fn validate(
                 }
             }
         };
-        // The customer, by the CRM's duplicate rules (main or further phone, group-wide).
-        let mut customer = CustomerMatch::New;
-        if let Some(p) = &phone {
-            let matches = dms_crm::find_duplicates(
-                conn,
-                &dms_crm::DuplicateProbe {
-                    phones: vec![p.clone()],
-                    id_number: None,
-                    vins: vec![],
-                },
-            )
-            .map_err(crm_error)?;
-            let mut ids: Vec<String> = matches.into_iter().map(|m| m.customer_id).collect();
-            ids.sort();
-            ids.dedup();
-            match ids.len() {
-                0 => {
-                    if name.is_empty() {
-                        err(
-                            Column::Name,
-                            "required",
-                            "a name is required for a customer not yet on file".into(),
-                        );
-                    } else if name.chars().count() > 100 {
-                        err(Column::Name, "too_long", "1-100 characters".into());
-                    }
-                }
-                1 => {
-                    let id = ids.remove(0);
-                    let member: i64 = mem_members::table
-                        .filter(mem_members::customer_id.eq(&id))
-                        .count()
-                        .get_result(conn)?;
-                    if member > 0 {
-                        err(
+        if let Some(p) = phone {
+            // The member: the first row of a mobile number finds the customer (by the CRM's
+            // duplicate rules) and the customer's membership; later rows add cards to it.
+            let idx = match member_of_phone.get(&p) {
+                Some(&idx) => idx,
+                None => {
+                    let mut customer = CustomerMatch::New;
+                    let mut existing = None;
+                    match holders.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
+                        [] => {}
+                        [id] => {
+                            customer = CustomerMatch::Existing(id.clone());
+                            if let Some((mid, mstore, status, mtier)) = memberships.get(id) {
+                                if mstore != store_id {
+                                    err(
+                                        Column::Phone,
+                                        "member_of_other_store",
+                                        "the customer with this mobile number is a member of another store; import the cards there".into(),
+                                    );
+                                } else if status != "active" {
+                                    err(
+                                        Column::Phone,
+                                        "member_not_active",
+                                        format!("the customer's membership is {status}; renew it before adding cards"),
+                                    );
+                                } else {
+                                    existing = Some(ExistingMember {
+                                        id: mid.clone(),
+                                        tier: mtier.clone(),
+                                    });
+                                }
+                            }
+                        }
+                        ids => err(
                             Column::Phone,
-                            "already_member",
-                            "the customer with this mobile number is already a member".into(),
-                        );
+                            "ambiguous_customer",
+                            format!(
+                                "{} customers have this mobile number; merge them in the CRM first",
+                                ids.len()
+                            ),
+                        ),
                     }
-                    customer = CustomerMatch::Existing(id);
+                    members.push(MemberRows {
+                        first_row: row,
+                        name: String::new(),
+                        phone: p.clone(),
+                        customer,
+                        existing,
+                        tier: String::new(),
+                        redeemable: 0,
+                        tier_points: 0,
+                        cards: Vec::new(),
+                    });
+                    agreed.push(MemberCells::default());
+                    member_of_phone.insert(p, members.len() - 1);
+                    members.len() - 1
                 }
-                n => err(
-                    Column::Phone,
-                    "ambiguous_customer",
-                    format!("{n} customers have this mobile number; merge them in the CRM first"),
-                ),
+            };
+            let a = &mut agreed[idx];
+            let mut mismatch = |col: Column, first: u64| {
+                err(
+                    col,
+                    "member_mismatch",
+                    format!(
+                        "row {first} gives this member another {}; {MEMBER_FIELDS}",
+                        col.header()
+                    ),
+                );
+            };
+            if !name.is_empty() {
+                if let Err(first) = a.name.agree(name, row) {
+                    mismatch(Column::Name, first);
+                }
             }
-        }
-        if errors.len() == before {
-            out.push(ValidRow {
+            if let Some(t) = tier {
+                if let Err(first) = a.tier.agree(t, row) {
+                    mismatch(Column::Tier, first);
+                }
+            }
+            if let Some(v) = redeemable {
+                if let Err(first) = a.redeemable.agree(v, row) {
+                    mismatch(Column::RedeemablePoints, first);
+                }
+            }
+            if let Some(v) = tier_points {
+                if let Err(first) = a.tier_points.agree(v, row) {
+                    mismatch(Column::TierPoints, first);
+                }
+            }
+            members[idx].cards.push(CardRow {
                 row,
-                name,
-                phone: phone.unwrap_or_default(),
-                customer,
                 card_no,
                 chip_uid: chip,
-                tier: tier.unwrap_or_default(),
                 principal_fen,
                 bonus_fen,
-                redeemable,
-                tier_points,
                 expires_at,
             });
         }
@@ -770,9 +965,61 @@ fn validate(
             progress(i as u64 + 1)?;
         }
     }
+    // Member-level values, once every row of a member is read.
+    let lowest = cfg
+        .tiers
+        .first()
+        .map(|t| t.code.clone())
+        .unwrap_or_default();
+    for (m, a) in members.iter_mut().zip(agreed) {
+        m.name = a.name.get().unwrap_or_default();
+        m.redeemable = a.redeemable.get().unwrap_or(0);
+        m.tier_points = a.tier_points.get().unwrap_or(0);
+        match &m.existing {
+            Some(e) => {
+                if let Some((t, row)) = &a.tier.value {
+                    if *t != e.tier {
+                        errors.push(cell_error(
+                            sheet,
+                            *row,
+                            Column::Tier,
+                            "tier_mismatch",
+                            format!(
+                                "the customer is already a member at tier {}; cards added to a member keep the member's tier (leave 等级 empty or change the tier first)",
+                                e.tier
+                            ),
+                        ));
+                    }
+                }
+                m.tier = e.tier.clone();
+            }
+            None => m.tier = a.tier.get().unwrap_or_else(|| lowest.clone()),
+        }
+        if m.customer == CustomerMatch::New {
+            if m.name.is_empty() {
+                errors.push(cell_error(
+                    sheet,
+                    m.first_row,
+                    Column::Name,
+                    "required",
+                    "a name is required for a customer not yet on file".into(),
+                ));
+            } else if m.name.chars().count() > 100 {
+                errors.push(cell_error(
+                    sheet,
+                    m.first_row,
+                    Column::Name,
+                    "too_long",
+                    "1-100 characters".into(),
+                ));
+            }
+        }
+    }
     progress(sheet.rows.len() as u64)?;
+    // In row order (member-level findings come last from the loop above).
+    errors.sort_by_key(|e| e.row);
     Ok(if errors.is_empty() {
-        Ok(out)
+        Ok(members)
     } else {
         Err(errors)
     })
@@ -1031,10 +1278,544 @@ pub enum Phase {
     Importing,
 }
 
-/// Runs a registered job to its end: validates every row (recording progress in the job row),
-/// then writes everything in one transaction that also marks the job done; on any error the
-/// job is failed with the per-row report and nothing is written. `progress` receives live
-/// counts (also while the write transaction holds the database). Returns the finished job.
+/// Bound parameters per INSERT: below SQLite's limit (32766 in the bundled library) and
+/// PostgreSQL's (65535).
+const MAX_PARAMS: usize = 30_000;
+/// Rows per INSERT at most (larger statements are no faster).
+const MAX_BATCH_ROWS: usize = 1000;
+
+struct NewMember {
+    id: String,
+    customer_id: String,
+    tier: String,
+    term: NaiveDateTime,
+    tier_points: i64,
+    redeemable: i64,
+}
+
+/// Points added to a member already on file, and the row that brought them.
+struct Extended {
+    member: ExistingMember,
+    row: u64,
+    tier_points: i64,
+    redeemable: i64,
+}
+
+struct NewCard {
+    id: String,
+    row: u64,
+    member_id: String,
+    card_no: String,
+    chip_uid: Option<String>,
+    expires_at: NaiveDateTime,
+    principal: i64,
+    bonus: i64,
+}
+
+struct NewSvTxn {
+    id: String,
+    card_id: String,
+    amount: i64,
+}
+
+struct NewLot {
+    id: String,
+    card_id: String,
+    txn_id: String,
+    amount: i64,
+}
+
+struct NewSvEntry {
+    id: String,
+    txn_id: String,
+    card_id: Option<String>,
+    account: &'static str,
+    lot_id: Option<String>,
+    amount: i64,
+}
+
+struct NewPointsTxn {
+    id: String,
+    member_id: String,
+}
+
+struct NewPointsEntry {
+    id: String,
+    txn_id: String,
+    member_id: Option<String>,
+    track: &'static str,
+    account: &'static str,
+    amount: i64,
+}
+
+/// Everything the write transaction inserts, built before it (ids, times, balances), so that
+/// the transaction itself is a few multi-row INSERTs.
+struct Plan {
+    now: chrono::DateTime<chrono::Utc>,
+    /// The imported bonus lots' expiry: the programme's bonus validity from the import.
+    bonus_expiry: NaiveDateTime,
+    customers: Vec<dms_crm::BulkCustomer>,
+    /// The first row of each new customer, for a conflict found when writing.
+    customer_rows: Vec<u64>,
+    /// Customers on file who become members, and the row of each.
+    linked: Vec<(String, u64)>,
+    members: Vec<NewMember>,
+    extended: Vec<Extended>,
+    cards: Vec<NewCard>,
+    sv_txns: Vec<NewSvTxn>,
+    lots: Vec<NewLot>,
+    sv_entries: Vec<NewSvEntry>,
+    points_txns: Vec<NewPointsTxn>,
+    points_entries: Vec<NewPointsEntry>,
+    summary: ImportSummary,
+}
+
+fn build_plan(
+    members: &[MemberRows],
+    cfg: &ProgrammeConfig,
+    store_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    ignored: Vec<String>,
+) -> Plan {
+    let default_term = dms_db::to_db_time(add_months(now, cfg.term_months));
+    let default_card_expiry = dms_db::to_db_time(add_months(now, cfg.card_valid_months));
+    let mut p = Plan {
+        now,
+        bonus_expiry: dms_db::to_db_time(
+            now + chrono::Duration::days(i64::from(cfg.bonus_valid_days)),
+        ),
+        customers: Vec::new(),
+        customer_rows: Vec::new(),
+        linked: Vec::new(),
+        members: Vec::with_capacity(members.len()),
+        extended: Vec::new(),
+        cards: Vec::new(),
+        sv_txns: Vec::new(),
+        lots: Vec::new(),
+        sv_entries: Vec::new(),
+        points_txns: Vec::new(),
+        points_entries: Vec::new(),
+        summary: ImportSummary {
+            ignored_columns: ignored,
+            ..Default::default()
+        },
+    };
+    let (mut principal, mut bonus) = (0i64, 0i64);
+    for m in members {
+        let member_id = match &m.existing {
+            Some(e) => {
+                p.summary.customers_linked += 1;
+                p.extended.push(Extended {
+                    member: e.clone(),
+                    row: m.first_row,
+                    tier_points: m.tier_points,
+                    redeemable: m.redeemable,
+                });
+                e.id.clone()
+            }
+            None => {
+                let customer_id = match &m.customer {
+                    CustomerMatch::Existing(id) => {
+                        p.summary.customers_linked += 1;
+                        p.linked.push((id.clone(), m.first_row));
+                        id.clone()
+                    }
+                    CustomerMatch::New => {
+                        let id = dms_core::new_id();
+                        p.customers.push(dms_crm::BulkCustomer {
+                            id: id.clone(),
+                            store_id: store_id.to_string(),
+                            name: m.name.clone(),
+                            phone: m.phone.clone(),
+                        });
+                        p.customer_rows.push(m.first_row);
+                        p.summary.customers_created += 1;
+                        id
+                    }
+                };
+                let id = dms_core::new_id();
+                p.members.push(NewMember {
+                    id: id.clone(),
+                    customer_id,
+                    tier: m.tier.clone(),
+                    term: m.term().unwrap_or(default_term),
+                    tier_points: m.tier_points,
+                    redeemable: m.redeemable,
+                });
+                p.summary.members_created += 1;
+                id
+            }
+        };
+        for c in &m.cards {
+            let card_id = dms_core::new_id();
+            p.cards.push(NewCard {
+                id: card_id.clone(),
+                row: c.row,
+                member_id: member_id.clone(),
+                card_no: c.card_no.clone(),
+                chip_uid: c.chip_uid.clone(),
+                expires_at: c.expires_at.unwrap_or(default_card_expiry),
+                principal: c.principal_fen,
+                bonus: c.bonus_fen,
+            });
+            p.summary.cards_issued += 1;
+            if c.principal_fen == 0 && c.bonus_fen == 0 {
+                continue;
+            }
+            // One `migration` transaction per card: principal and bonus against the counter
+            // account, the bonus in a lot of its own with the programme's validity.
+            let txn_id = dms_core::new_id();
+            p.sv_txns.push(NewSvTxn {
+                id: txn_id.clone(),
+                card_id: card_id.clone(),
+                amount: c.principal_fen + c.bonus_fen,
+            });
+            let mut leg = |card: Option<&str>, account, lot: Option<&str>, amount| {
+                p.sv_entries.push(NewSvEntry {
+                    id: dms_core::new_id(),
+                    txn_id: txn_id.clone(),
+                    card_id: card.map(str::to_string),
+                    account,
+                    lot_id: lot.map(str::to_string),
+                    amount,
+                });
+            };
+            if c.principal_fen > 0 {
+                leg(Some(&card_id), PRINCIPAL, None, c.principal_fen);
+                leg(None, MIGRATION, None, -c.principal_fen);
+            }
+            if c.bonus_fen > 0 {
+                let lot_id = dms_core::new_id();
+                leg(Some(&card_id), BONUS, Some(&lot_id), c.bonus_fen);
+                leg(None, MIGRATION, None, -c.bonus_fen);
+                p.lots.push(NewLot {
+                    id: lot_id,
+                    card_id: card_id.clone(),
+                    txn_id: txn_id.clone(),
+                    amount: c.bonus_fen,
+                });
+            }
+            principal += c.principal_fen;
+            bonus += c.bonus_fen;
+        }
+        if m.tier_points > 0 || m.redeemable > 0 {
+            let txn_id = dms_core::new_id();
+            p.points_txns.push(NewPointsTxn {
+                id: txn_id.clone(),
+                member_id: member_id.clone(),
+            });
+            for (track, amount) in [(TIER, m.tier_points), (REDEEMABLE, m.redeemable)] {
+                if amount == 0 {
+                    continue;
+                }
+                for (member, account, amount) in [
+                    (Some(member_id.clone()), "member", amount),
+                    (None, MIGRATION, -amount),
+                ] {
+                    p.points_entries.push(NewPointsEntry {
+                        id: dms_core::new_id(),
+                        txn_id: txn_id.clone(),
+                        member_id: member,
+                        track,
+                        account,
+                        amount,
+                    });
+                }
+            }
+            p.summary.tier_points_total += m.tier_points;
+            p.summary.redeemable_points_total += m.redeemable;
+        }
+    }
+    p.summary.principal_total = Money::from_fen(principal);
+    p.summary.bonus_total = Money::from_fen(bonus);
+    p
+}
+
+/// Runs one multi-row INSERT per batch of `$rows` on the engine's own connection (diesel's
+/// multi-connection type does not batch), `$ncols` bound values a row.
+macro_rules! insert_batches {
+    ($c:expr, $table:expr, $rows:expr, $ncols:expr, |$r:ident| $tuple:expr) => {{
+        let per = (MAX_PARAMS / $ncols).clamp(1, MAX_BATCH_ROWS);
+        for chunk in $rows.chunks(per) {
+            let values: Vec<_> = chunk.iter().map(|$r| $tuple).collect();
+            let q = diesel::insert_into($table).values(values);
+            match &mut *$c {
+                DbConnection::Sqlite(c) => q.execute(c),
+                DbConnection::Pg(c) => q.execute(c),
+            }
+            .map_err(taken_meanwhile)?;
+        }
+    }};
+}
+
+fn taken_meanwhile(e: diesel::result::Error) -> MembershipError {
+    if dms_db::is_unique_violation(&e) {
+        MembershipError::conflict(
+            "card_no",
+            "a card number, chip or customer of the file was taken while it was imported",
+        )
+    } else {
+        e.into()
+    }
+}
+
+/// Is what validation looked up still true? Card numbers and chips still free, new customers'
+/// numbers still unknown, linked customers still not members, extended members unchanged.
+/// A few indexed `IN` queries, at the start of the write transaction.
+fn recheck(c: &mut DbConnection, store_id: &str, plan: &Plan) -> Result<Vec<RowError>> {
+    let mut conflicts = Vec::new();
+    let conflict = |row: u64, field: &str, code: &str, msg: &str| {
+        RowError::new(
+            row,
+            field,
+            code,
+            format!("{msg} while the file was checked; nothing was imported, upload it again"),
+        )
+    };
+    let card_rows: HashMap<&str, u64> = plan
+        .cards
+        .iter()
+        .map(|k| (k.card_no.as_str(), k.row))
+        .collect();
+    let numbers: Vec<&str> = card_rows.keys().copied().collect();
+    for n in card_nos_taken(c, &numbers)? {
+        let row = card_rows.get(n.as_str()).copied().unwrap_or(0);
+        conflicts.push(conflict(
+            row,
+            "card_no",
+            "card_no_taken",
+            "a card with this number was issued",
+        ));
+    }
+    let chip_rows: HashMap<&str, u64> = plan
+        .cards
+        .iter()
+        .filter_map(|k| k.chip_uid.as_deref().map(|u| (u, k.row)))
+        .collect();
+    let chips: Vec<&str> = chip_rows.keys().copied().collect();
+    for u in chips_taken(c, &chips)? {
+        let row = chip_rows.get(u.as_str()).copied().unwrap_or(0);
+        conflicts.push(conflict(
+            row,
+            "chip_uid",
+            "chip_taken",
+            "this chip was bound to a card",
+        ));
+    }
+    let phones: Vec<String> = plan.customers.iter().map(|k| k.phone.clone()).collect();
+    let in_use = dms_crm::phones_in_use(c, &phones).map_err(crm_error)?;
+    for (k, row) in plan.customers.iter().zip(&plan.customer_rows) {
+        if in_use.contains(&k.phone) {
+            conflicts.push(conflict(
+                *row,
+                "phone",
+                "customer_added",
+                "a customer with this mobile number was added",
+            ));
+        }
+    }
+    let linked_rows: HashMap<&str, u64> = plan
+        .linked
+        .iter()
+        .map(|(id, row)| (id.as_str(), *row))
+        .collect();
+    let linked: Vec<&str> = linked_rows.keys().copied().collect();
+    for chunk in linked.chunks(LOOKUP_CHUNK) {
+        let found: Vec<String> = mem_members::table
+            .filter(mem_members::customer_id.eq_any(chunk))
+            .select(mem_members::customer_id)
+            .load(c)?;
+        for id in found {
+            let row = linked_rows.get(id.as_str()).copied().unwrap_or(0);
+            conflicts.push(conflict(
+                row,
+                "phone",
+                "already_member",
+                "the customer with this mobile number became a member",
+            ));
+        }
+    }
+    let ext: HashMap<&str, &Extended> = plan
+        .extended
+        .iter()
+        .map(|e| (e.member.id.as_str(), e))
+        .collect();
+    let ids: Vec<&str> = ext.keys().copied().collect();
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let q = mem_members::table
+            .filter(mem_members::id.eq_any(chunk))
+            .select((
+                mem_members::id,
+                mem_members::store_id,
+                mem_members::status,
+                mem_members::tier_code,
+            ));
+        // Locked on PostgreSQL (the transaction is READ COMMITTED there): they stay as checked
+        // until the commit. SQLite's write lock already keeps every other writer out.
+        let found: Vec<(String, String, String, String)> = match &mut *c {
+            DbConnection::Pg(pg) => q.for_update().load(pg)?,
+            DbConnection::Sqlite(sq) => q.load(sq)?,
+        };
+        let mut seen = HashSet::new();
+        for (id, store, status, tier) in found {
+            if let Some(e) = ext.get(id.as_str()) {
+                seen.insert(id.clone());
+                if store != store_id || status != "active" || tier != e.member.tier {
+                    conflicts.push(conflict(
+                        e.row,
+                        "phone",
+                        "member_changed",
+                        "the customer's membership changed",
+                    ));
+                }
+            }
+        }
+        for id in chunk.iter().filter(|id| !seen.contains(**id)) {
+            if let Some(e) = ext.get(id) {
+                conflicts.push(conflict(
+                    e.row,
+                    "phone",
+                    "member_changed",
+                    "the customer's membership was removed",
+                ));
+            }
+        }
+    }
+    conflicts.sort_by_key(|e| e.row);
+    Ok(conflicts)
+}
+
+/// The write phase: re-checks, then inserts the plan with multi-row INSERTs (parents first, so
+/// the statistics triggers find the member of each card and ledger entry). `Ok(Err(..))` when
+/// a re-check failed (nothing written).
+fn write_plan(
+    c: &mut DbConnection,
+    actor: &Actor,
+    store_id: &str,
+    job_id: &str,
+    plan: &Plan,
+    progress: &dyn Fn(Phase, u64),
+) -> Result<std::result::Result<(), Vec<RowError>>> {
+    let conflicts = recheck(c, store_id, plan)?;
+    if !conflicts.is_empty() {
+        return Ok(Err(conflicts));
+    }
+    let ndb = dms_db::to_db_time(plan.now);
+    dms_crm::insert_customers_bulk(c, actor, store_id, job_id, &plan.customers, plan.now)
+        .map_err(crm_error)?;
+    insert_batches!(c, mem_members::table, plan.members, 12, |m| (
+        mem_members::id.eq(&m.id),
+        mem_members::store_id.eq(store_id),
+        mem_members::customer_id.eq(&m.customer_id),
+        mem_members::tier_code.eq(&m.tier),
+        mem_members::join_channel.eq(IMPORT_CHANNEL),
+        mem_members::status.eq("active"),
+        mem_members::joined_at.eq(ndb),
+        mem_members::term_expires_at.eq(m.term),
+        mem_members::tier_points.eq(m.tier_points),
+        mem_members::redeemable_points.eq(m.redeemable),
+        mem_members::created_at.eq(ndb),
+        mem_members::updated_at.eq(ndb),
+    ));
+    for e in plan
+        .extended
+        .iter()
+        .filter(|e| e.tier_points > 0 || e.redeemable > 0)
+    {
+        diesel::update(mem_members::table.find(&e.member.id))
+            .set((
+                mem_members::tier_points.eq(mem_members::tier_points + e.tier_points),
+                mem_members::redeemable_points.eq(mem_members::redeemable_points + e.redeemable),
+                mem_members::updated_at.eq(ndb),
+            ))
+            .execute(c)?;
+    }
+    // Cards carry their opening balances; the ledger entries below sum to them.
+    let per = (MAX_PARAMS / 13).clamp(1, MAX_BATCH_ROWS);
+    let mut done = 0u64;
+    for chunk in plan.cards.chunks(per) {
+        insert_batches!(c, mem_cards::table, chunk, 13, |k| (
+            mem_cards::id.eq(&k.id),
+            mem_cards::store_id.eq(store_id),
+            mem_cards::member_id.eq(&k.member_id),
+            mem_cards::card_no.eq(&k.card_no),
+            mem_cards::chip_uid.eq(k.chip_uid.as_deref()),
+            mem_cards::status.eq("active"),
+            mem_cards::expires_at.eq(k.expires_at),
+            mem_cards::principal_fen.eq(k.principal),
+            mem_cards::bonus_fen.eq(k.bonus),
+            mem_cards::pin_failures.eq(0),
+            mem_cards::pin_hard_locked.eq(false),
+            mem_cards::created_at.eq(ndb),
+            mem_cards::updated_at.eq(ndb),
+        ));
+        done += chunk.len() as u64;
+        progress(Phase::Importing, done);
+    }
+    insert_batches!(c, mem_sv_txns::table, plan.sv_txns, 10, |t| (
+        mem_sv_txns::id.eq(&t.id),
+        mem_sv_txns::store_id.eq(store_id),
+        mem_sv_txns::card_id.eq(&t.card_id),
+        mem_sv_txns::kind.eq(MIGRATION),
+        mem_sv_txns::amount_fen.eq(t.amount),
+        mem_sv_txns::actor_kind.eq(actor.kind),
+        mem_sv_txns::actor_id.eq(actor.id.as_deref()),
+        mem_sv_txns::terminal_id.eq(None::<&str>),
+        mem_sv_txns::memo.eq("旧系统余额迁移"),
+        mem_sv_txns::created_at.eq(ndb),
+    ));
+    let bonus_expiry = plan.bonus_expiry;
+    insert_batches!(c, mem_bonus_lots::table, plan.lots, 8, |l| (
+        mem_bonus_lots::id.eq(&l.id),
+        mem_bonus_lots::store_id.eq(store_id),
+        mem_bonus_lots::card_id.eq(&l.card_id),
+        mem_bonus_lots::txn_id.eq(&l.txn_id),
+        mem_bonus_lots::amount_fen.eq(l.amount),
+        mem_bonus_lots::remaining_fen.eq(l.amount),
+        mem_bonus_lots::expires_at.eq(bonus_expiry),
+        mem_bonus_lots::created_at.eq(ndb),
+    ));
+    insert_batches!(c, mem_sv_entries::table, plan.sv_entries, 8, |e| (
+        mem_sv_entries::id.eq(&e.id),
+        mem_sv_entries::txn_id.eq(&e.txn_id),
+        mem_sv_entries::store_id.eq(store_id),
+        mem_sv_entries::card_id.eq(e.card_id.as_deref()),
+        mem_sv_entries::account.eq(e.account),
+        mem_sv_entries::bonus_lot_id.eq(e.lot_id.as_deref()),
+        mem_sv_entries::amount_fen.eq(e.amount),
+        mem_sv_entries::created_at.eq(ndb),
+    ));
+    insert_batches!(c, mem_points_txns::table, plan.points_txns, 8, |t| (
+        mem_points_txns::id.eq(&t.id),
+        mem_points_txns::store_id.eq(store_id),
+        mem_points_txns::member_id.eq(&t.member_id),
+        mem_points_txns::kind.eq(MIGRATION),
+        mem_points_txns::reason.eq("旧系统积分迁移"),
+        mem_points_txns::actor_kind.eq(actor.kind),
+        mem_points_txns::actor_id.eq(actor.id.as_deref()),
+        mem_points_txns::created_at.eq(ndb),
+    ));
+    insert_batches!(c, mem_points_entries::table, plan.points_entries, 9, |e| (
+        mem_points_entries::id.eq(&e.id),
+        mem_points_entries::txn_id.eq(&e.txn_id),
+        mem_points_entries::store_id.eq(store_id),
+        mem_points_entries::member_id.eq(e.member_id.as_deref()),
+        mem_points_entries::track.eq(e.track),
+        mem_points_entries::account.eq(e.account),
+        mem_points_entries::amount.eq(e.amount),
+        mem_points_entries::expires_at.eq(None::<NaiveDateTime>),
+        mem_points_entries::created_at.eq(ndb),
+    ));
+    Ok(Ok(()))
+}
+
+/// Runs a registered job to its end. Everything slow happens before the write transaction:
+/// reading and validating the rows with their database look-ups (progress recorded in the job
+/// row), then building every row to insert (ids, balances, ledger entries). The transaction
+/// re-checks in bulk that what validation found is still true, writes the rows with multi-row
+/// INSERTs and marks the job done, all or nothing; on any error the job is failed with the
+/// per-row report and nothing is written. `progress` receives live counts. Returns the
+/// finished job.
 pub fn run_import_job(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -1048,12 +1829,13 @@ pub fn run_import_job(
         return Ok(job);
     }
     let store_id = job.store_id.clone();
-    let validated = validate(conn, &store_id, sheet, now_db(clock), &mut |n| {
+    let cfg = effective_config(conn, &store_id)?;
+    let validated = validate(conn, &cfg, &store_id, sheet, now_db(clock), &mut |n| {
         progress(Phase::Validating, n);
         Ok(())
     })?;
-    let rows = match validated {
-        Ok(rows) => rows,
+    let members = match validated {
+        Ok(m) => m,
         Err(errors) => {
             set_phase(
                 conn,
@@ -1067,28 +1849,35 @@ pub fn run_import_job(
     };
     set_phase(conn, job_id, "importing", 0, now_db(clock))?;
     progress(Phase::Importing, 0);
-    // One long transaction touches many pages: on SQLite a larger page cache for it keeps
-    // them from being spilled to the WAL again and again (back to the default afterwards).
-    if let DbConnection::Sqlite(c) = conn {
-        use diesel::connection::SimpleConnection;
-        let _ = c.batch_execute("PRAGMA cache_size = -65536;");
-    }
-    let current_row = std::cell::Cell::new(0u64);
-    let ignored = sheet.ignored_columns();
+    let plan = build_plan(
+        &members,
+        &cfg,
+        &store_id,
+        clock.now(),
+        sheet.ignored_columns(),
+    );
+    let rows = sheet.rows.len();
+    let started = std::time::Instant::now();
     let written = write(conn, |c| {
-        let summary = write_rows(c, actor, clock, &store_id, &rows, &ignored, &|i, row| {
-            current_row.set(row);
-            if i % 100 == 0 {
-                progress(Phase::Importing, i);
-            }
-        })?;
-        let now = now_db(clock);
-        let text = serde_json::to_string(&summary)
-            .map_err(|e| MembershipError::Internal(e.to_string()))?;
+        // PostgreSQL: READ COMMITTED rather than SERIALIZABLE. The re-check reads thousands of
+        // keys, so its predicate locks made the import the victim of every concurrent top-up
+        // or checkout, retried until it gave up. What it decides on is guarded otherwise:
+        // unique indexes (card numbers, chips, login phones, one membership per customer) and
+        // the members it adds cards to, locked by the re-check.
+        if let DbConnection::Pg(pg) = c {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(pg)?;
+        }
+        if let Err(conflicts) = write_plan(c, actor, &store_id, job_id, &plan, progress)? {
+            return Ok(Err(conflicts));
+        }
+        let s = &plan.summary;
+        let now = dms_db::to_db_time(plan.now);
+        let text =
+            serde_json::to_string(s).map_err(|e| MembershipError::Internal(e.to_string()))?;
         diesel::update(mem_import_jobs::table.find(job_id))
             .set((
                 mem_import_jobs::status.eq("done"),
-                mem_import_jobs::rows_processed.eq(rows.len() as i64),
+                mem_import_jobs::rows_processed.eq(rows as i64),
                 mem_import_jobs::result.eq(Some(text)),
                 mem_import_jobs::updated_at.eq(now),
                 mem_import_jobs::finished_at.eq(Some(now)),
@@ -1101,30 +1890,31 @@ pub fn run_import_job(
             "membership.import",
             "import_job",
             job_id,
-            json!({"rows": rows.len(), "members": summary.members_created,
-                   "principal": summary.principal_total, "bonus": summary.bonus_total,
-                   "tier_points": summary.tier_points_total,
-                   "redeemable_points": summary.redeemable_points_total}),
+            json!({"rows": rows, "members": s.members_created, "cards": s.cards_issued,
+                   "principal": s.principal_total, "bonus": s.bonus_total,
+                   "tier_points": s.tier_points_total,
+                   "redeemable_points": s.redeemable_points_total}),
         )?;
-        Ok(())
+        Ok(Ok(()))
     });
-    if let DbConnection::Sqlite(c) = conn {
-        use diesel::connection::SimpleConnection;
-        let _ = c.batch_execute("PRAGMA cache_size = -2000;");
-    }
+    log::info!(
+        "member import {job_id}: {rows} rows, write transaction {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     match written {
-        Ok(()) => {
-            progress(Phase::Importing, rows.len() as u64);
+        Ok(Ok(())) => {
+            progress(Phase::Importing, rows as u64);
             load_job(conn, job_id)
         }
-        // A row that raced with another writer (a card number taken meanwhile...): reported
-        // like a validation error; nothing was written.
+        // What validation found changed before the write (a card number taken meanwhile...):
+        // reported like validation errors; nothing was written.
+        Ok(Err(conflicts)) => fail_job(conn, clock, job_id, &conflicts),
         Err(MembershipError::Invalid { field, message })
         | Err(MembershipError::Conflict { field, message }) => fail_job(
             conn,
             clock,
             job_id,
-            &[RowError::new(current_row.get(), field, "conflict", message)],
+            &[RowError::new(0, field, "conflict", message)],
         ),
         Err(e) => {
             let _ = fail_job(
@@ -1141,158 +1931,6 @@ pub fn run_import_job(
             Err(e)
         }
     }
-}
-
-fn write_rows(
-    c: &mut DbConnection,
-    actor: &Actor,
-    clock: &dyn Clock,
-    store_id: &str,
-    rows: &[ValidRow],
-    ignored: &[String],
-    progress: &dyn Fn(u64, u64),
-) -> Result<ImportSummary> {
-    let cfg = effective_config(c, store_id)?;
-    let now = clock.now();
-    let ndb = dms_db::to_db_time(now);
-    let default_term = dms_db::to_db_time(add_months(now, cfg.term_months));
-    let bonus_expiry =
-        dms_db::to_db_time(now + chrono::Duration::days(i64::from(cfg.bonus_valid_days)));
-    let scope = StoreScope::Stores(vec![store_id.to_string()]);
-    let mut s = ImportSummary {
-        ignored_columns: ignored.to_vec(),
-        ..Default::default()
-    };
-    let (mut principal, mut bonus) = (0i64, 0i64);
-    for (i, r) in rows.iter().enumerate() {
-        progress(i as u64, r.row);
-        let customer_id = match &r.customer {
-            CustomerMatch::Existing(id) => {
-                s.customers_linked += 1;
-                id.clone()
-            }
-            CustomerMatch::New => {
-                let nc = dms_crm::NewCustomer::individual(store_id, &r.name, &r.phone);
-                let cust =
-                    dms_crm::create_customer(c, actor, &scope, &nc, now).map_err(crm_error)?;
-                s.customers_created += 1;
-                cust.id
-            }
-        };
-        let member_id = dms_core::new_id();
-        diesel::insert_into(mem_members::table)
-            .values((
-                mem_members::id.eq(&member_id),
-                mem_members::store_id.eq(store_id),
-                mem_members::customer_id.eq(&customer_id),
-                mem_members::tier_code.eq(&r.tier),
-                mem_members::join_channel.eq(IMPORT_CHANNEL),
-                mem_members::status.eq("active"),
-                mem_members::joined_at.eq(ndb),
-                mem_members::term_expires_at.eq(r.expires_at.unwrap_or(default_term)),
-                mem_members::tier_points.eq(0i64),
-                mem_members::redeemable_points.eq(0i64),
-                mem_members::created_at.eq(ndb),
-                mem_members::updated_at.eq(ndb),
-            ))
-            .execute(c)
-            .map_err(|e| {
-                crate::util::unique_conflict(e, "phone", "the customer is already a member")
-            })?;
-        s.members_created += 1;
-        let card = insert_card(
-            c,
-            actor,
-            &scope,
-            clock,
-            &IssueCard {
-                member_id: member_id.clone(),
-                card_no: Some(r.card_no.clone()),
-                chip_uid: r.chip_uid.clone(),
-                expires_at: r.expires_at.map(dms_db::from_db_time),
-            },
-        )?;
-        s.cards_issued += 1;
-        if r.principal_fen > 0 || r.bonus_fen > 0 {
-            let mut legs = Vec::new();
-            if r.principal_fen > 0 {
-                legs.push(Leg::principal(&card.id, r.principal_fen));
-                legs.push(Leg::counter(MIGRATION, -r.principal_fen));
-            }
-            let txn_id = post_sv(
-                c,
-                actor,
-                ndb,
-                &SvTxn {
-                    store_id,
-                    card_id: &card.id,
-                    kind: MIGRATION,
-                    amount_fen: r.principal_fen + r.bonus_fen,
-                    payment_method: None,
-                    ref_id: None,
-                    reverses: None,
-                    terminal_id: None,
-                    memo: "旧系统余额迁移",
-                },
-                &legs,
-            )?;
-            if r.bonus_fen > 0 {
-                // The bonus keeps its own non-refundable lot, with the programme's validity
-                // counted from the import.
-                let lot_id = dms_core::new_id();
-                diesel::insert_into(mem_bonus_lots::table)
-                    .values((
-                        mem_bonus_lots::id.eq(&lot_id),
-                        mem_bonus_lots::store_id.eq(store_id),
-                        mem_bonus_lots::card_id.eq(&card.id),
-                        mem_bonus_lots::txn_id.eq(&txn_id),
-                        mem_bonus_lots::amount_fen.eq(r.bonus_fen),
-                        mem_bonus_lots::remaining_fen.eq(0i64),
-                        mem_bonus_lots::expires_at.eq(bonus_expiry),
-                        mem_bonus_lots::created_at.eq(ndb),
-                    ))
-                    .execute(c)?;
-                append_legs(
-                    c,
-                    ndb,
-                    &txn_id,
-                    store_id,
-                    &[
-                        Leg::bonus(&card.id, &lot_id, r.bonus_fen),
-                        Leg::counter(MIGRATION, -r.bonus_fen),
-                    ],
-                )?;
-            }
-            principal += r.principal_fen;
-            bonus += r.bonus_fen;
-        }
-        if r.tier_points > 0 || r.redeemable > 0 {
-            post_points(
-                c,
-                actor,
-                ndb,
-                &PointsTxn {
-                    store_id,
-                    member_id: &member_id,
-                    kind: MIGRATION,
-                    reason: "旧系统积分迁移",
-                    ref_id: None,
-                    reverses: None,
-                },
-                &[
-                    PointsLeg::member(TIER, r.tier_points),
-                    PointsLeg::counter(TIER, MIGRATION, -r.tier_points),
-                    PointsLeg::member(REDEEMABLE, r.redeemable),
-                    PointsLeg::counter(REDEEMABLE, MIGRATION, -r.redeemable),
-                ],
-            )?;
-            s.tier_points_total += r.tier_points;
-            s.redeemable_points_total += r.redeemable;
-        }
-    }
-    s.principal_total = Money::from_fen(principal);
-    s.bonus_total = Money::from_fen(bonus);
-    Ok(s)
 }
 
 /// Jobs left validating or importing by a server that stopped: their transaction never
