@@ -245,6 +245,19 @@ impl Tmux {
         t
     }
 
+    /// Kills what runs in the pane and starts `command` there instead (a power cut and a
+    /// restart, as the kiosk sees it).
+    fn respawn(&self, command: &str) {
+        let ok = self
+            .cmd()
+            .args(["respawn-pane", "-k", "-t", "kiosk", command])
+            .env("LANG", "C.UTF-8")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux respawn-pane");
+    }
+
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             let ok = self
@@ -1049,6 +1062,65 @@ fn kiosk_reads_a_wedge_reader_and_pays_with_points() {
         points(&cashier),
         earned - use_points + earned_now,
         "the points spent, and those earned on the rest"
+    );
+
+    // A top-up asked, then the kiosk restarts while it waits for the cashier: the journal keeps
+    // the request; the member taps again and asks again, the kiosk waits on the same request,
+    // the cashier confirms, one receipt, the card credited once.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("余额查询", wait);
+    let before_top_up = fen(&card(&cashier)["balance"]);
+    tmux.keys(&["3"]);
+    tmux.wait_for("充值金额", wait);
+    tmux.keys(&["500", "Enter"]);
+    tmux.wait_for("请选择付款方式", wait);
+    tmux.keys(&["1"]);
+    let s = tmux.wait_for("等待收银员确认", wait);
+    let request_id = screen_value(&s, "申请号：");
+    tmux.respawn(&command);
+    tmux.wait_for("请刷卡", wait);
+    tap(&mut reader);
+    tmux.wait_for("余额查询", wait);
+    tmux.keys(&["3"]);
+    tmux.wait_for("充值金额", wait);
+    tmux.keys(&["500", "Enter"]);
+    tmux.wait_for("请选择付款方式", wait);
+    tmux.keys(&["1"]);
+    let s = tmux.wait_for("继续等待收银员确认", wait);
+    assert_eq!(
+        screen_value(&s, "申请号："),
+        request_id,
+        "the same request: {s}"
+    );
+    cashier.send(
+        "POST",
+        &format!("/top-up-requests/{request_id}/confirm"),
+        json!({"payment_method": "cash"}),
+    );
+    let rendering = wait_count(&printer, "[CUT]", 3, wait);
+    tmux.wait_for("充值成功", wait);
+    assert_eq!(
+        rendering.matches("会员卡充值凭证").count(),
+        1,
+        "{rendering}"
+    );
+    assert_eq!(
+        fen(&card(&cashier)["balance"]),
+        before_top_up + 55_000,
+        "500.00 and the 50.00 bonus, once"
+    );
+    let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
+    let original = journal
+        .lines()
+        .find(|l| l.contains(&format!("request:{request_id}")))
+        .and_then(|l| serde_json::from_str::<Value>(l).ok())
+        .unwrap_or_else(|| panic!("{journal}"));
+    let key = original["key"].as_str().unwrap();
+    assert!(
+        journal
+            .lines()
+            .any(|l| l.contains(key) && l.contains("\"confirmed\"")),
+        "the request's first journal entry is the one confirmed: {journal}"
     );
 
     eprintln!(

@@ -82,6 +82,8 @@ pub enum ApiError {
         title: String,
         /// The first field the problem names (`redeem_points`, `coupons`), if any.
         field: Option<String>,
+        /// The request already waiting, on a 409 `top_up_request_pending`.
+        pending_request_id: Option<String>,
     },
     /// The terminal is not (or no longer) paired.
     NotPaired,
@@ -461,6 +463,7 @@ fn decode<T: DeserializeOwned>(r: Result<ureq::Response, ureq::Error>) -> Result
                 code: v["code"].as_str().unwrap_or("error").to_string(),
                 title: v["title"].as_str().unwrap_or_default().to_string(),
                 field: v["errors"][0]["field"].as_str().map(str::to_string),
+                pending_request_id: v["pending_request_id"].as_str().map(str::to_string),
             })
         }
         Err(ureq::Error::Transport(t)) => match t.kind() {

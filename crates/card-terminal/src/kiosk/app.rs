@@ -977,6 +977,16 @@ impl App {
                 log::warn!("top-up request {key}: outcome unknown ({e}); pending in the journal");
                 Screen::Pending { key: entry.key }
             }
+            Err(ApiError::Problem {
+                pending_request_id: Some(id),
+                ..
+            }) => {
+                // This card already waits for the cashier here (the kiosk restarted, or the
+                // member came back): wait for that request instead of a second one.
+                log::info!("top-up request {key}: {id} already waits; resuming it");
+                let _ = self.journal.fail(entry.key, "top_up_request_pending");
+                self.resume_top_up_request(&id)
+            }
             Err(e) => {
                 let _ = self.journal.fail(entry.key, e.code().unwrap_or("not sent"));
                 log::info!("top-up request {key}: refused: {e}");
@@ -987,6 +997,58 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Waits on a request already on the server, under the journal entry that asked for it
+    /// (a new entry noting it when the journal has none).
+    fn resume_top_up_request(&mut self, id: &str) -> Screen {
+        let known = self
+            .journal
+            .pending()
+            .into_iter()
+            .find(|e| request_id(e).as_deref() == Some(id))
+            .map(|e| e.key);
+        let r = match self.api.top_up_request(id) {
+            Ok(r) => r,
+            Err(e) => {
+                return Screen::Done {
+                    ok: false,
+                    lines: vec![
+                        "此卡已有待确认的充值申请".into(),
+                        explain(&e),
+                        "请到收银台办理。".into(),
+                    ],
+                }
+            }
+        };
+        let key = match known {
+            Some(k) => k,
+            None => {
+                let begun = self.journal.begin(NewRequest {
+                    kind: RequestKind::TopUpRequest,
+                    card_number: r.masked_card_no.clone(),
+                    amount: money(&r.amount),
+                    reference: serde_json::to_value(r.payment_method)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string)),
+                });
+                match begun.and_then(|e| self.journal.note(e.key, &format!("{REQUEST_NOTE}{id}"))) {
+                    Ok(e) => e.key,
+                    Err(e) => {
+                        log::error!("journal: {e}");
+                        return Screen::Done {
+                            ok: false,
+                            lines: vec![
+                                "此卡已有待确认的充值申请".into(),
+                                "本地日志无法写入，请到收银台办理。".into(),
+                            ],
+                        };
+                    }
+                }
+            }
+        };
+        self.notice = Some("此卡已有待确认的充值申请，继续等待收银员确认。".into());
+        self.request_update(key, r)
     }
 
     /// Called from the main loop: polls the request the member is waiting on, once a second.
