@@ -34,21 +34,30 @@ fn depth(conn: &mut DbConnection) -> u32 {
         .unwrap_or(0)
 }
 
-fn begin(conn: &mut DbConnection, write: bool) -> Result<(), DieselError> {
+/// How a transaction isolates itself from concurrent ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// PostgreSQL SERIALIZABLE: correct whatever the body reads, at the price of retries.
+    Write,
+    /// PostgreSQL READ COMMITTED: the body locks the rows it decides on first ([`lock_rows`]).
+    LockFirst,
+    Read,
+}
+
+fn begin(conn: &mut DbConnection, mode: Mode) -> Result<(), DieselError> {
     match conn {
         DbConnection::Sqlite(c) => {
-            let sql = if write {
-                "BEGIN IMMEDIATE"
-            } else {
-                "BEGIN DEFERRED"
+            let sql = match mode {
+                Mode::Write | Mode::LockFirst => "BEGIN IMMEDIATE",
+                Mode::Read => "BEGIN DEFERRED",
             };
             AnsiTransactionManager::begin_transaction_sql(c, sql)
         }
         DbConnection::Pg(c) => {
-            let sql = if write {
-                "BEGIN ISOLATION LEVEL SERIALIZABLE"
-            } else {
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+            let sql = match mode {
+                Mode::Write => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+                Mode::LockFirst => "BEGIN ISOLATION LEVEL READ COMMITTED",
+                Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
             };
             AnsiTransactionManager::begin_transaction_sql(c, sql)
         }
@@ -70,7 +79,7 @@ fn finish(conn: &mut DbConnection, commit: bool) -> Result<(), DieselError> {
     r
 }
 
-fn run<T, E, F>(conn: &mut DbConnection, write: bool, mut body: F) -> Result<T, E>
+fn run<T, E, F>(conn: &mut DbConnection, mode: Mode, mut body: F) -> Result<T, E>
 where
     E: TxError,
     F: FnMut(&mut DbConnection) -> Result<T, E>,
@@ -83,7 +92,7 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let outcome = begin(conn, write)
+        let outcome = begin(conn, mode)
             .map_err(E::from)
             .and_then(|()| match body(conn) {
                 Ok(v) => finish(conn, true).map(|()| v).map_err(E::from),
@@ -119,7 +128,43 @@ where
     E: TxError,
     F: FnMut(&mut DbConnection) -> Result<T, E>,
 {
-    run(conn, true, body)
+    run(conn, Mode::Write, body)
+}
+
+/// Runs `body` in a write transaction whose first statements lock the rows it decides on
+/// ([`lock_rows`]): `BEGIN IMMEDIATE` on SQLite as [`write_tx`], `READ COMMITTED` on
+/// PostgreSQL. Once the body holds the locks of a card and its member, every later statement
+/// sees the latest committed state of what they own, and concurrent payments on the same card
+/// queue on the lock instead of failing and retrying as under SERIALIZABLE; a second write of
+/// a row somebody else changed meanwhile is guarded by the constraints (balances never
+/// negative, single-use updates counting their rows). For hot paths that follow that rule
+/// only; everything else uses [`write_tx`]. Retried like it on deadlocks and unique conflicts
+/// the body reports as retryable.
+pub fn write_tx_lock_first<T, E, F>(conn: &mut DbConnection, body: F) -> Result<T, E>
+where
+    E: TxError,
+    F: FnMut(&mut DbConnection) -> Result<T, E>,
+{
+    run(conn, Mode::LockFirst, body)
+}
+
+/// Locks rows for the rest of a [`write_tx_lock_first`] transaction: `sql` is a `SELECT …
+/// FOR UPDATE` with one text parameter (`$1`). SQLite's write transaction already excludes
+/// every other writer, so there it does nothing. Returns whether a row was found (always
+/// `true` on SQLite).
+pub fn lock_rows(
+    conn: &mut DbConnection,
+    sql: &'static str,
+    id: &str,
+) -> Result<bool, DieselError> {
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConnection::Sqlite(_) => Ok(true),
+        DbConnection::Pg(c) => Ok(diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(c)?
+            > 0),
+    }
 }
 
 /// Runs `body` in a read transaction that sees one consistent snapshot.
@@ -128,5 +173,5 @@ where
     E: TxError,
     F: FnMut(&mut DbConnection) -> Result<T, E>,
 {
-    run(conn, false, body)
+    run(conn, Mode::Read, body)
 }

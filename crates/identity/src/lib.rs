@@ -33,9 +33,10 @@ pub use sessions::{
     PrincipalKind, RotateOutcome, SessionTokens,
 };
 pub use staff::{
-    authenticate_staff, create_staff, delete_staff, get_staff, list_staff, load_staff_principal,
-    set_staff_password, set_staff_roles, staff_holding, update_staff, NewStaff, RoleGrant,
-    StaffPrincipal, StaffStatus, StaffUpdate, StaffUser,
+    authenticate_staff, create_staff, delete_staff, get_staff, list_staff,
+    load_live_staff_principal, load_staff_principal, set_staff_password, set_staff_roles,
+    staff_holding, update_staff, NewStaff, RoleGrant, StaffPrincipal, StaffStatus, StaffUpdate,
+    StaffUser,
 };
 pub use stores::{
     create_store, ensure_group, get_store, list_stores, update_store, NewStore, Store, StoreUpdate,

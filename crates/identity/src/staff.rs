@@ -157,6 +157,46 @@ pub fn load_staff_principal(
     Ok(Some(StaffPrincipal { user, grants }))
 }
 
+/// (role, store) as stored.
+type GrantRow = (String, Option<String>);
+
+/// The principal behind a staff access token in one round trip: the user, active, with a live
+/// session family `family_id`, and their grants. `None` when the session ended or the user is
+/// gone or inactive. Every authenticated request asks this, so it is one query, not three.
+pub fn load_live_staff_principal(
+    conn: &mut DbConnection,
+    user_id: &str,
+    family_id: &str,
+) -> Result<Option<StaffPrincipal>> {
+    use dms_db::schema::refresh_tokens;
+    let live = refresh_tokens::table
+        .filter(refresh_tokens::family_id.eq(family_id))
+        .filter(refresh_tokens::principal_kind.eq(crate::PrincipalKind::Staff.code()))
+        .filter(refresh_tokens::principal_id.eq(user_id))
+        .filter(refresh_tokens::revoked_at.is_null());
+    let rows: Vec<(StaffUser, Option<GrantRow>)> = staff_users::table
+        .left_join(staff_roles::table)
+        .filter(staff_users::id.eq(user_id))
+        .filter(staff_users::status.eq(StaffStatus::Active.code()))
+        .filter(diesel::dsl::exists(live))
+        .select((
+            StaffUser::as_select(),
+            (staff_roles::role, staff_roles::store_id).nullable(),
+        ))
+        .load(conn)?;
+    let Some(user) = rows.first().map(|(u, _)| u.clone()) else {
+        return Ok(None);
+    };
+    let mut grants: Vec<RoleGrant> = rows
+        .into_iter()
+        .filter_map(|(_, g)| g)
+        // A role code this build does not know grants nothing.
+        .filter_map(|(r, s)| Role::from_code(&r).map(|role| RoleGrant { role, store_id: s }))
+        .collect();
+    grants.sort();
+    Ok(Some(StaffPrincipal { user, grants }))
+}
+
 /// Checks a username and password. Unknown users, wrong passwords and inactive accounts all
 /// read as the same error and take the same time.
 pub fn authenticate_staff(

@@ -129,6 +129,19 @@ pub(crate) fn scoped_card(conn: &mut DbConnection, scope: &StoreScope, id: &str)
     }
 }
 
+/// Locks a card and its member until the end of a lock-first transaction
+/// (`dms_db::write_tx_lock_first`), before anything about them is read. An unknown card locks
+/// nothing; the body then reports it.
+pub(crate) fn lock_card_and_member(conn: &mut DbConnection, card_id: &str) -> Result<()> {
+    dms_db::lock_rows(
+        conn,
+        "SELECT 1 FROM mem_cards c JOIN mem_members m ON m.id = c.member_id \
+         WHERE c.id = $1 FOR UPDATE",
+        card_id,
+    )?;
+    Ok(())
+}
+
 /// A card that may pay or be paid into now: active and not past its expiry.
 pub(crate) fn usable_card(
     conn: &mut DbConnection,

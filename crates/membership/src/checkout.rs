@@ -14,13 +14,13 @@ use crate::cards::{load_card, mask_card_no, usable_card};
 use crate::config::{effective_config, Category, ProgrammeConfig};
 use crate::coupons::{mark_used, restore_for_checkout, usable_coupon, CouponTemplate};
 use crate::error::{MembershipError, Result};
-use crate::idempotency::{run_idempotent, Replayable};
+use crate::idempotency::{run_idempotent, run_idempotent_locked, Replayable};
 use crate::ledger::{
     post_points, post_sv, reverse_points, reverse_sv, PointsLeg, PointsTxn, SvTxn, REDEEMABLE, TIER,
 };
 use crate::members::load_member;
 use crate::schema::{mem_checkouts, mem_qualifying_events};
-use crate::stored_value::{spend_legs, spendable_bonus, split_by_order};
+use crate::stored_value::{spend_legs_from, spendable_lots, split_by_order};
 use crate::util::{audit, now_db};
 use diesel::prelude::*;
 use dms_core::{Clock, Money, StoreScope};
@@ -447,214 +447,231 @@ pub fn checkout(
         ));
     }
     let now = now_db(clock);
-    run_idempotent(conn, actor, idempotency_key, "checkout", req, now, |c| {
-        crate::util::store_exists(c, &req.store_id)?;
-        let card = usable_card(c, scope, &req.card_id, now)?;
-        let member = load_member(c, &card.member_id)?;
-        let cfg = effective_config(c, &req.store_id)?;
-        let coupons = req
-            .coupon_ids
-            .iter()
-            .map(|id| {
-                usable_coupon(c, id, &member.id, &req.store_id, now).map(|(cp, t)| (cp.id, t))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let basket = price_basket(
-            &cfg,
-            &applicable_tier(&cfg, &member, now),
-            &req.lines,
-            req.discount_override.as_ref(),
-            &coupons,
-            req.redeem_points,
-        )?;
-        let tendered: i64 = req.tenders.iter().map(|t| t.amount().fen()).sum();
-        if tendered + basket.points_value.fen() != basket.member_pays.fen() {
-            return Err(MembershipError::invalid(
-                "tenders",
-                format!(
-                    "tenders and points come to {}, the member pays {}",
-                    Money::from_fen(tendered + basket.points_value.fen()),
-                    basket.member_pays
-                ),
-            ));
-        }
-        if req.redeem_points > member.redeemable_points {
-            return Err(MembershipError::InsufficientBalance {
-                what: "redeemable points",
-                needed: req.redeem_points.to_string(),
-                available: member.redeemable_points.to_string(),
-            });
-        }
-        let checkout_id = dms_core::new_id();
-        // Stored value: explicit bonus tenders first, then stored-value tenders in order.
-        let sv: i64 = req
-            .tenders
-            .iter()
-            .filter(|t| matches!(t, Tender::StoredValue(_)))
-            .map(|t| t.amount().fen())
-            .sum();
-        let bonus_only: i64 = req
-            .tenders
-            .iter()
-            .filter(|t| matches!(t, Tender::Bonus(_)))
-            .map(|t| t.amount().fen())
-            .sum();
-        let bonus_avail = spendable_bonus(c, &card.id, now)?;
-        if bonus_only > bonus_avail {
-            return Err(MembershipError::InsufficientBalance {
-                what: "bonus",
-                needed: Money::from_fen(bonus_only).to_string(),
-                available: Money::from_fen(bonus_avail).to_string(),
-            });
-        }
-        let (p, b) = split_by_order(
-            cfg.bonus_spend_order,
-            sv,
-            card.principal_fen,
-            bonus_avail - bonus_only,
-        )?;
-        let sv_txn = if p + b + bonus_only > 0 {
-            let legs = spend_legs(c, &card, now, p, b + bonus_only, "sales")?;
-            Some(post_sv(
-                c,
-                actor,
-                now,
-                &SvTxn {
-                    store_id: &req.store_id,
-                    card_id: &card.id,
-                    kind: "checkout",
-                    amount_fen: -(p + b + bonus_only),
-                    payment_method: None,
-                    ref_id: Some(&checkout_id),
-                    reverses: None,
-                    terminal_id: req.terminal_id.as_deref(),
-                    memo: "",
-                },
-                &legs,
-            )?)
-        } else {
-            None
-        };
-        let earned = basket.points_earned;
-        let points_txn = if earned > 0 || req.redeem_points > 0 {
-            let expires = cfg
-                .redeemable_points_valid_days
-                .map(|d| dms_db::to_db_time(clock.now() + chrono::Duration::days(i64::from(d))));
-            let mut earned_leg = PointsLeg::member(REDEEMABLE, earned);
-            earned_leg.expires_at = expires;
-            let legs = vec![
-                PointsLeg::member(REDEEMABLE, -req.redeem_points),
-                PointsLeg::counter(REDEEMABLE, "redeemed", req.redeem_points),
-                earned_leg,
-                PointsLeg::counter(REDEEMABLE, "earned", -earned),
-                PointsLeg::member(TIER, earned),
-                PointsLeg::counter(TIER, "earned", -earned),
-            ];
-            Some(post_points(
-                c,
-                actor,
-                now,
-                &PointsTxn {
-                    store_id: &req.store_id,
-                    member_id: &member.id,
-                    kind: "checkout",
-                    reason: "",
-                    ref_id: Some(&checkout_id),
-                    reverses: None,
-                },
-                &legs,
-            )?)
-        } else {
-            None
-        };
-        for (id, _) in &coupons {
-            mark_used(c, id, &checkout_id, now)?;
-        }
-        // A repair (labour and parts the member pays) is a qualifying event for upgrades.
-        let repair: i64 = basket
-            .lines
-            .iter()
-            .filter(|l| !l.insurer_paid && matches!(l.category, Category::Labour | Category::Parts))
-            .map(|l| l.net.fen())
-            .sum();
-        if repair > 0 {
-            diesel::insert_into(mem_qualifying_events::table)
+    let lock = |c: &mut DbConnection| crate::cards::lock_card_and_member(c, &req.card_id);
+    run_idempotent_locked(
+        conn,
+        actor,
+        idempotency_key,
+        "checkout",
+        req,
+        now,
+        lock,
+        |c| {
+            crate::util::store_exists(c, &req.store_id)?;
+            let card = usable_card(c, scope, &req.card_id, now)?;
+            let member = load_member(c, &card.member_id)?;
+            let cfg = effective_config(c, &req.store_id)?;
+            let coupons = req
+                .coupon_ids
+                .iter()
+                .map(|id| {
+                    usable_coupon(c, id, &member.id, &req.store_id, now).map(|(cp, t)| (cp.id, t))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let basket = price_basket(
+                &cfg,
+                &applicable_tier(&cfg, &member, now),
+                &req.lines,
+                req.discount_override.as_ref(),
+                &coupons,
+                req.redeem_points,
+            )?;
+            let tendered: i64 = req.tenders.iter().map(|t| t.amount().fen()).sum();
+            if tendered + basket.points_value.fen() != basket.member_pays.fen() {
+                return Err(MembershipError::invalid(
+                    "tenders",
+                    format!(
+                        "tenders and points come to {}, the member pays {}",
+                        Money::from_fen(tendered + basket.points_value.fen()),
+                        basket.member_pays
+                    ),
+                ));
+            }
+            if req.redeem_points > member.redeemable_points {
+                return Err(MembershipError::InsufficientBalance {
+                    what: "redeemable points",
+                    needed: req.redeem_points.to_string(),
+                    available: member.redeemable_points.to_string(),
+                });
+            }
+            let checkout_id = dms_core::new_id();
+            // Stored value: explicit bonus tenders first, then stored-value tenders in order.
+            let sv: i64 = req
+                .tenders
+                .iter()
+                .filter(|t| matches!(t, Tender::StoredValue(_)))
+                .map(|t| t.amount().fen())
+                .sum();
+            let bonus_only: i64 = req
+                .tenders
+                .iter()
+                .filter(|t| matches!(t, Tender::Bonus(_)))
+                .map(|t| t.amount().fen())
+                .sum();
+            let lots = spendable_lots(c, &card.id, now)?;
+            let bonus_avail: i64 = lots.iter().map(|(_, r)| r).sum();
+            if bonus_only > bonus_avail {
+                return Err(MembershipError::InsufficientBalance {
+                    what: "bonus",
+                    needed: Money::from_fen(bonus_only).to_string(),
+                    available: Money::from_fen(bonus_avail).to_string(),
+                });
+            }
+            let (p, b) = split_by_order(
+                cfg.bonus_spend_order,
+                sv,
+                card.principal_fen,
+                bonus_avail - bonus_only,
+            )?;
+            let sv_txn = if p + b + bonus_only > 0 {
+                let legs = spend_legs_from(&card, &lots, p, b + bonus_only, "sales")?;
+                Some(post_sv(
+                    c,
+                    actor,
+                    now,
+                    &SvTxn {
+                        store_id: &req.store_id,
+                        card_id: &card.id,
+                        kind: "checkout",
+                        amount_fen: -(p + b + bonus_only),
+                        payment_method: None,
+                        ref_id: Some(&checkout_id),
+                        reverses: None,
+                        terminal_id: req.terminal_id.as_deref(),
+                        memo: "",
+                    },
+                    &legs,
+                )?)
+            } else {
+                None
+            };
+            let earned = basket.points_earned;
+            let points_txn = if earned > 0 || req.redeem_points > 0 {
+                let expires = cfg.redeemable_points_valid_days.map(|d| {
+                    dms_db::to_db_time(clock.now() + chrono::Duration::days(i64::from(d)))
+                });
+                let mut earned_leg = PointsLeg::member(REDEEMABLE, earned);
+                earned_leg.expires_at = expires;
+                let legs = vec![
+                    PointsLeg::member(REDEEMABLE, -req.redeem_points),
+                    PointsLeg::counter(REDEEMABLE, "redeemed", req.redeem_points),
+                    earned_leg,
+                    PointsLeg::counter(REDEEMABLE, "earned", -earned),
+                    PointsLeg::member(TIER, earned),
+                    PointsLeg::counter(TIER, "earned", -earned),
+                ];
+                Some(post_points(
+                    c,
+                    actor,
+                    now,
+                    &PointsTxn {
+                        store_id: &req.store_id,
+                        member_id: &member.id,
+                        kind: "checkout",
+                        reason: "",
+                        ref_id: Some(&checkout_id),
+                        reverses: None,
+                    },
+                    &legs,
+                )?)
+            } else {
+                None
+            };
+            for (id, _) in &coupons {
+                mark_used(c, id, &checkout_id, now)?;
+            }
+            // A repair (labour and parts the member pays) is a qualifying event for upgrades.
+            let repair: i64 = basket
+                .lines
+                .iter()
+                .filter(|l| {
+                    !l.insurer_paid && matches!(l.category, Category::Labour | Category::Parts)
+                })
+                .map(|l| l.net.fen())
+                .sum();
+            if repair > 0 {
+                diesel::insert_into(mem_qualifying_events::table)
+                    .values((
+                        mem_qualifying_events::id.eq(dms_core::new_id()),
+                        mem_qualifying_events::store_id.eq(&req.store_id),
+                        mem_qualifying_events::member_id.eq(&member.id),
+                        mem_qualifying_events::kind.eq("repair"),
+                        mem_qualifying_events::amount_fen.eq(repair),
+                        mem_qualifying_events::ref_id.eq(&checkout_id),
+                        mem_qualifying_events::occurred_at.eq(now),
+                    ))
+                    .execute(c)?;
+            }
+            // The card and member are locked (or SQLite's writer lock is held): their balances
+            // after are what they were less what this checkout moved.
+            let principal_after = Money::from_fen(card.principal_fen - p);
+            let bonus_after = Money::from_fen(card.bonus_fen - (b + bonus_only));
+            let tier_points_after = member.tier_points + earned;
+            let redeemable_points_after = member.redeemable_points - req.redeem_points + earned;
+            let receipt = Receipt {
+                checkout_id: checkout_id.clone(),
+                store_id: req.store_id.clone(),
+                member_id: member.id.clone(),
+                terminal_id: req.terminal_id.clone(),
+                at: now,
+                cashier: actor.name.clone(),
+                cashier_id: actor.id.clone(),
+                masked_card_no: mask_card_no(&card.card_no),
+                basket: basket.clone(),
+                discount_override: req.discount_override.clone(),
+                tenders: req.tenders.clone(),
+                principal_used: Money::from_fen(p),
+                bonus_used: Money::from_fen(b + bonus_only),
+                principal_after,
+                bonus_after,
+                tier_points_after,
+                redeemable_points_after,
+                voided: false,
+            };
+            let doc = serde_json::to_string(&receipt)
+                .map_err(|e| MembershipError::Internal(e.to_string()))?;
+            diesel::insert_into(mem_checkouts::table)
                 .values((
-                    mem_qualifying_events::id.eq(dms_core::new_id()),
-                    mem_qualifying_events::store_id.eq(&req.store_id),
-                    mem_qualifying_events::member_id.eq(&member.id),
-                    mem_qualifying_events::kind.eq("repair"),
-                    mem_qualifying_events::amount_fen.eq(repair),
-                    mem_qualifying_events::ref_id.eq(&checkout_id),
-                    mem_qualifying_events::occurred_at.eq(now),
+                    mem_checkouts::id.eq(&checkout_id),
+                    mem_checkouts::store_id.eq(&req.store_id),
+                    mem_checkouts::card_id.eq(&card.id),
+                    mem_checkouts::member_id.eq(&member.id),
+                    mem_checkouts::terminal_id.eq(req.terminal_id.as_deref()),
+                    mem_checkouts::status.eq("completed"),
+                    mem_checkouts::subtotal_fen.eq(basket.subtotal.fen()),
+                    mem_checkouts::discount_fen
+                        .eq(basket.tier_discount.fen() + basket.coupon_discount.fen()),
+                    mem_checkouts::total_fen.eq(basket.total.fen()),
+                    mem_checkouts::sv_txn_id.eq(sv_txn.as_deref()),
+                    mem_checkouts::points_txn_id.eq(points_txn.as_deref()),
+                    mem_checkouts::receipt.eq(&doc),
+                    mem_checkouts::actor_kind.eq(actor.kind),
+                    mem_checkouts::actor_id.eq(actor.id.as_deref()),
+                    mem_checkouts::created_at.eq(now),
                 ))
                 .execute(c)?;
-        }
-        let after = load_card(c, &card.id)?;
-        let m_after = load_member(c, &member.id)?;
-        let receipt = Receipt {
-            checkout_id: checkout_id.clone(),
-            store_id: req.store_id.clone(),
-            member_id: member.id.clone(),
-            terminal_id: req.terminal_id.clone(),
-            at: now,
-            cashier: actor.name.clone(),
-            cashier_id: actor.id.clone(),
-            masked_card_no: mask_card_no(&card.card_no),
-            basket: basket.clone(),
-            discount_override: req.discount_override.clone(),
-            tenders: req.tenders.clone(),
-            principal_used: Money::from_fen(p),
-            bonus_used: Money::from_fen(b + bonus_only),
-            principal_after: after.principal(),
-            bonus_after: after.bonus(),
-            tier_points_after: m_after.tier_points,
-            redeemable_points_after: m_after.redeemable_points,
-            voided: false,
-        };
-        let doc = serde_json::to_string(&receipt)
-            .map_err(|e| MembershipError::Internal(e.to_string()))?;
-        diesel::insert_into(mem_checkouts::table)
-            .values((
-                mem_checkouts::id.eq(&checkout_id),
-                mem_checkouts::store_id.eq(&req.store_id),
-                mem_checkouts::card_id.eq(&card.id),
-                mem_checkouts::member_id.eq(&member.id),
-                mem_checkouts::terminal_id.eq(req.terminal_id.as_deref()),
-                mem_checkouts::status.eq("completed"),
-                mem_checkouts::subtotal_fen.eq(basket.subtotal.fen()),
-                mem_checkouts::discount_fen
-                    .eq(basket.tier_discount.fen() + basket.coupon_discount.fen()),
-                mem_checkouts::total_fen.eq(basket.total.fen()),
-                mem_checkouts::sv_txn_id.eq(sv_txn.as_deref()),
-                mem_checkouts::points_txn_id.eq(points_txn.as_deref()),
-                mem_checkouts::receipt.eq(&doc),
-                mem_checkouts::actor_kind.eq(actor.kind),
-                mem_checkouts::actor_id.eq(actor.id.as_deref()),
-                mem_checkouts::created_at.eq(now),
-            ))
-            .execute(c)?;
-        let mut detail = json!({"total": basket.total, "member_pays": basket.member_pays,
+            let mut detail = json!({"total": basket.total, "member_pays": basket.member_pays,
             "terminal": req.terminal_id, "coupons": req.coupon_ids,
             "points_redeemed": req.redeem_points, "points_earned": earned});
-        if let Some(o) = &req.discount_override {
-            detail["discount_override"] = json!({"percent": o.percent, "reason": o.reason});
-        }
-        audit(
-            c,
-            actor,
-            Some(&req.store_id),
-            if req.discount_override.is_some() {
-                "membership.checkout.override"
-            } else {
-                "membership.checkout"
-            },
-            "checkout",
-            &checkout_id,
-            detail,
-        )?;
-        Ok(receipt)
-    })
+            if let Some(o) = &req.discount_override {
+                detail["discount_override"] = json!({"percent": o.percent, "reason": o.reason});
+            }
+            audit(
+                c,
+                actor,
+                Some(&req.store_id),
+                if req.discount_override.is_some() {
+                    "membership.checkout.override"
+                } else {
+                    "membership.checkout"
+                },
+                "checkout",
+                &checkout_id,
+                detail,
+            )?;
+            Ok(receipt)
+        },
+    )
 }
 
 /// A checkout the member authorises with the card PIN (kiosk, or stored value at the desk when

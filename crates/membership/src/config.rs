@@ -371,10 +371,28 @@ fn load_row(conn: &mut DbConnection, store_id: Option<&str>) -> Result<Option<Pr
 
 /// The programme that applies in a store: its override, else the group's, else the defaults.
 pub fn effective_config(conn: &mut DbConnection, store_id: &str) -> Result<ProgrammeConfig> {
-    if let Some(c) = load_row(conn, Some(store_id))? {
-        return Ok(c);
+    // Both documents in one query (every payment asks): the store's wins.
+    let rows: Vec<(Option<String>, String)> = mem_programme_configs::table
+        .filter(
+            mem_programme_configs::store_id
+                .eq(store_id)
+                .or(mem_programme_configs::store_id.is_null()),
+        )
+        .select((
+            mem_programme_configs::store_id,
+            mem_programme_configs::config,
+        ))
+        .load(conn)?;
+    let raw = rows
+        .iter()
+        .find(|(s, _)| s.is_some())
+        .or_else(|| rows.first())
+        .map(|(_, r)| r);
+    match raw {
+        Some(r) => serde_json::from_str(r)
+            .map_err(|e| MembershipError::Internal(format!("stored programme config: {e}"))),
+        None => Ok(ProgrammeConfig::default()),
     }
-    Ok(load_row(conn, None)?.unwrap_or_default())
 }
 
 /// The group's document (defaults when none was saved).

@@ -68,6 +68,59 @@ pub(crate) fn run_idempotent<T, R, F>(
     operation: &str,
     request: &R,
     now: chrono::NaiveDateTime,
+    body: F,
+) -> Result<Replayable<T>>
+where
+    T: Serialize + DeserializeOwned,
+    R: Serialize,
+    F: FnMut(&mut DbConnection) -> Result<T>,
+{
+    run_in(conn, actor, key, operation, request, now, None, body)
+}
+
+/// As [`run_idempotent`] for the payment hot path: `lock` runs first in the transaction and
+/// locks the rows the body decides on (see `dms_db::write_tx_lock_first`); concurrent requests
+/// on the same card, or with the same key, then wait for each other instead of retrying.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_idempotent_locked<T, R, L, F>(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &str,
+    operation: &str,
+    request: &R,
+    now: chrono::NaiveDateTime,
+    mut lock: L,
+    body: F,
+) -> Result<Replayable<T>>
+where
+    T: Serialize + DeserializeOwned,
+    R: Serialize,
+    L: FnMut(&mut DbConnection) -> Result<()>,
+    F: FnMut(&mut DbConnection) -> Result<T>,
+{
+    run_in(
+        conn,
+        actor,
+        key,
+        operation,
+        request,
+        now,
+        Some(&mut lock),
+        body,
+    )
+}
+
+type Lock<'a> = Option<&'a mut dyn FnMut(&mut DbConnection) -> Result<()>>;
+
+#[allow(clippy::too_many_arguments)]
+fn run_in<T, R, F>(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &str,
+    operation: &str,
+    request: &R,
+    now: chrono::NaiveDateTime,
+    mut lock: Lock<'_>,
     mut body: F,
 ) -> Result<Replayable<T>>
 where
@@ -78,7 +131,11 @@ where
     check_key(key)?;
     let principal = principal_of(actor);
     let fp = fingerprint(operation, request)?;
-    crate::util::write(conn, |c| {
+    let lock_first = lock.is_some();
+    let tx = |c: &mut DbConnection| {
+        if let Some(l) = lock.as_mut() {
+            l(c)?;
+        }
         let existing: Option<(String, String, String)> = mem_idempotency::table
             .find((&principal, key))
             .select((
@@ -120,7 +177,12 @@ where
             Err(e) if dms_db::is_unique_violation(&e) => Err(MembershipError::retry_conflict()),
             Err(e) => Err(e.into()),
         }
-    })
+    };
+    if lock_first {
+        crate::util::write_lock_first(conn, tx)
+    } else {
+        crate::util::write(conn, tx)
+    }
 }
 
 /// Forgets keys older than the retention window; returns how many were removed.

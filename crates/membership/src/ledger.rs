@@ -24,6 +24,17 @@ use dms_db::DbConnection;
 use dms_identity::Actor;
 use std::collections::BTreeMap;
 
+/// Runs a multi-row INSERT on the engine's own connection: diesel's two-engine connection
+/// cannot build one.
+macro_rules! batch {
+    ($conn:expr, $insert:expr) => {
+        match $conn {
+            DbConnection::Pg(pg) => $insert.execute(pg),
+            DbConnection::Sqlite(lite) => $insert.execute(lite),
+        }
+    };
+}
+
 /// (txn, card, account, lot, amount) of a stored-value entry.
 type SvEntryRow = (String, Option<String>, String, Option<String>, i64);
 
@@ -100,6 +111,18 @@ fn balance_error(e: DieselError, what: &'static str) -> MembershipError {
     }
 }
 
+/// Whether a refused update names the bonus balance (PostgreSQL names the constraint, SQLite
+/// quotes its expression).
+fn mentions_bonus(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(_, info) => {
+            info.message().contains("bonus")
+                || info.constraint_name().is_some_and(|n| n.contains("bonus"))
+        }
+        _ => false,
+    }
+}
+
 /// Writes a stored-value transaction and its entries and moves the cached balances with them.
 pub(crate) fn post_sv(
     c: &mut DbConnection,
@@ -154,38 +177,38 @@ pub(crate) fn append_legs(
     if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
         return Err(MembershipError::Internal("entries do not balance".into()));
     }
-    for leg in legs.iter().filter(|l| l.amount != 0) {
-        diesel::insert_into(mem_sv_entries::table)
-            .values((
+    let legs: Vec<&Leg> = legs.iter().filter(|l| l.amount != 0).collect();
+    // One statement for the entries and one per card and lot for the caches: round trips are
+    // most of a payment's cost on PostgreSQL.
+    let rows: Vec<_> = legs
+        .iter()
+        .map(|leg| {
+            (
                 mem_sv_entries::id.eq(dms_core::new_id()),
                 mem_sv_entries::txn_id.eq(id),
                 mem_sv_entries::store_id.eq(store_id),
                 mem_sv_entries::card_id.eq(leg.card_id.as_deref()),
-                mem_sv_entries::account.eq(&leg.account),
+                mem_sv_entries::account.eq(leg.account.as_str()),
                 mem_sv_entries::bonus_lot_id.eq(leg.lot_id.as_deref()),
                 mem_sv_entries::amount_fen.eq(leg.amount),
                 mem_sv_entries::created_at.eq(now),
-            ))
-            .execute(c)?;
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        batch!(c, diesel::insert_into(mem_sv_entries::table).values(rows))?;
+    }
+    // card -> (principal, bonus)
+    let mut cards: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for leg in &legs {
         let Some(card) = leg.card_id.as_deref() else {
             continue;
         };
+        let d = cards.entry(card).or_default();
         if leg.account == PRINCIPAL {
-            diesel::update(mem_cards::table.find(card))
-                .set((
-                    mem_cards::principal_fen.eq(mem_cards::principal_fen + leg.amount),
-                    mem_cards::updated_at.eq(now),
-                ))
-                .execute(c)
-                .map_err(|e| balance_error(e, "principal balance"))?;
+            d.0 += leg.amount;
         } else if leg.account == BONUS {
-            diesel::update(mem_cards::table.find(card))
-                .set((
-                    mem_cards::bonus_fen.eq(mem_cards::bonus_fen + leg.amount),
-                    mem_cards::updated_at.eq(now),
-                ))
-                .execute(c)
-                .map_err(|e| balance_error(e, "bonus balance"))?;
+            d.1 += leg.amount;
             if let Some(lot) = leg.lot_id.as_deref() {
                 diesel::update(mem_bonus_lots::table.find(lot))
                     .set(
@@ -196,6 +219,26 @@ pub(crate) fn append_legs(
                     .map_err(|e| balance_error(e, "bonus balance"))?;
             }
         }
+    }
+    for (card, (principal, bonus)) in cards {
+        if principal == 0 && bonus == 0 {
+            continue;
+        }
+        diesel::update(mem_cards::table.find(card))
+            .set((
+                mem_cards::principal_fen.eq(mem_cards::principal_fen + principal),
+                mem_cards::bonus_fen.eq(mem_cards::bonus_fen + bonus),
+                mem_cards::updated_at.eq(now),
+            ))
+            .execute(c)
+            .map_err(|e| {
+                let what = if bonus < 0 && (principal >= 0 || mentions_bonus(&e)) {
+                    "bonus balance"
+                } else {
+                    "principal balance"
+                };
+                balance_error(e, what)
+            })?;
     }
     Ok(())
 }
@@ -337,38 +380,45 @@ pub(crate) fn post_points(
                 e.into()
             }
         })?;
-    for leg in legs.iter().filter(|l| l.amount != 0) {
-        diesel::insert_into(mem_points_entries::table)
-            .values((
+    let legs: Vec<&PointsLeg> = legs.iter().filter(|l| l.amount != 0).collect();
+    let rows: Vec<_> = legs
+        .iter()
+        .map(|leg| {
+            (
                 mem_points_entries::id.eq(dms_core::new_id()),
                 mem_points_entries::txn_id.eq(&id),
                 mem_points_entries::store_id.eq(t.store_id),
                 mem_points_entries::member_id.eq(leg.member.then_some(t.member_id)),
                 mem_points_entries::track.eq(leg.track),
-                mem_points_entries::account.eq(&leg.account),
+                mem_points_entries::account.eq(leg.account.as_str()),
                 mem_points_entries::amount.eq(leg.amount),
                 mem_points_entries::expires_at.eq(leg.expires_at),
                 mem_points_entries::created_at.eq(now),
-            ))
-            .execute(c)?;
-        if !leg.member {
-            continue;
-        }
-        let q = diesel::update(mem_members::table.find(t.member_id));
-        let r = if leg.track == TIER {
-            q.set((
-                mem_members::tier_points.eq(mem_members::tier_points + leg.amount),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        batch!(
+            c,
+            diesel::insert_into(mem_points_entries::table).values(rows)
+        )?;
+    }
+    let member_delta = |track: &str| -> i64 {
+        legs.iter()
+            .filter(|l| l.member && l.track == track)
+            .map(|l| l.amount)
+            .sum()
+    };
+    let (tier, redeemable) = (member_delta(TIER), member_delta(REDEEMABLE));
+    if tier != 0 || redeemable != 0 {
+        diesel::update(mem_members::table.find(t.member_id))
+            .set((
+                mem_members::tier_points.eq(mem_members::tier_points + tier),
+                mem_members::redeemable_points.eq(mem_members::redeemable_points + redeemable),
                 mem_members::updated_at.eq(now),
             ))
             .execute(c)
-        } else {
-            q.set((
-                mem_members::redeemable_points.eq(mem_members::redeemable_points + leg.amount),
-                mem_members::updated_at.eq(now),
-            ))
-            .execute(c)
-        };
-        r.map_err(|e| balance_error(e, "points"))?;
+            .map_err(|e| balance_error(e, "points"))?;
     }
     Ok(id)
 }

@@ -229,6 +229,22 @@ pub(crate) fn spend_legs(
     bonus: i64,
     counter: &str,
 ) -> Result<Vec<Leg>> {
+    let lots = if bonus > 0 {
+        spendable_lots(c, &card.id, now)?
+    } else {
+        Vec::new()
+    };
+    spend_legs_from(card, &lots, principal, bonus, counter)
+}
+
+/// As [`spend_legs`], with the card's spendable lots already loaded ([`spendable_lots`]).
+pub(crate) fn spend_legs_from(
+    card: &Card,
+    lots: &[(String, i64)],
+    principal: i64,
+    bonus: i64,
+    counter: &str,
+) -> Result<Vec<Leg>> {
     if principal > card.principal_fen {
         return Err(MembershipError::InsufficientBalance {
             what: "principal",
@@ -242,9 +258,9 @@ pub(crate) fn spend_legs(
     }
     let mut left = bonus;
     if left > 0 {
-        for (lot, rem) in spendable_lots(c, &card.id, now)? {
-            let take = left.min(rem);
-            legs.push(Leg::bonus(&card.id, &lot, -take));
+        for (lot, rem) in lots {
+            let take = left.min(*rem);
+            legs.push(Leg::bonus(&card.id, lot, -take));
             left -= take;
             if left == 0 {
                 break;

@@ -28,17 +28,40 @@ fn in_transaction(conn: &mut DbConnection) -> bool {
 
 /// A write transaction (see `dms_db::write_tx`), retried further on conflicts when it is the
 /// outermost one. Inside a caller's transaction it is a savepoint and the caller owns retries.
-pub(crate) fn write<T, F>(conn: &mut DbConnection, mut body: F) -> Result<T>
+pub(crate) fn write<T, F>(conn: &mut DbConnection, body: F) -> Result<T>
 where
     F: FnMut(&mut DbConnection) -> Result<T>,
 {
+    write_in(conn, false, body)
+}
+
+/// As [`write`], for bodies that lock the card and member they work on before reading them
+/// (`dms_db::write_tx_lock_first`, READ COMMITTED on PostgreSQL): the payment hot path.
+pub(crate) fn write_lock_first<T, F>(conn: &mut DbConnection, body: F) -> Result<T>
+where
+    F: FnMut(&mut DbConnection) -> Result<T>,
+{
+    write_in(conn, true, body)
+}
+
+fn write_in<T, F>(conn: &mut DbConnection, lock_first: bool, mut body: F) -> Result<T>
+where
+    F: FnMut(&mut DbConnection) -> Result<T>,
+{
+    let mut tx = |c: &mut DbConnection| {
+        if lock_first {
+            dms_db::write_tx_lock_first(c, &mut body)
+        } else {
+            dms_db::write_tx(c, &mut body)
+        }
+    };
     if in_transaction(conn) {
-        return dms_db::write_tx(conn, &mut body);
+        return tx(conn);
     }
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match dms_db::write_tx(conn, &mut body) {
+        match tx(conn) {
             Err(e)
                 if attempt < OUTER_ATTEMPTS
                     && e.diesel_error().is_some_and(dms_db::is_retryable) =>

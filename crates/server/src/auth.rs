@@ -411,6 +411,15 @@ impl FromRequest for Caller {
             let session_id = claims.sid.clone();
             let principal = web::block(move || -> Result<_, ApiError> {
                 let mut conn = pool.get()?;
+                if kind == PrincipalKind::Staff {
+                    // The common case, in one query: session live, user active, grants.
+                    let p = dms_identity::load_live_staff_principal(
+                        &mut conn,
+                        &claims.sub,
+                        &claims.sid,
+                    )?;
+                    return Ok((p.map(Principal::Staff), None));
+                }
                 if !dms_identity::family_is_live(&mut conn, kind, &claims.sub, &claims.sid)? {
                     return Ok((None, None));
                 }
@@ -427,11 +436,6 @@ impl FromRequest for Caller {
                             None => (None, None),
                         }
                     }
-                    PrincipalKind::Staff => (
-                        dms_identity::load_staff_principal(&mut conn, &claims.sub)?
-                            .map(Principal::Staff),
-                        None,
-                    ),
                     PrincipalKind::Customer => (
                         match dms_identity::get_customer(
                             &mut conn,
@@ -444,7 +448,8 @@ impl FromRequest for Caller {
                         },
                         None,
                     ),
-                    PrincipalKind::Client => (None, None),
+                    // Staff tokens were answered above; clients have no access tokens here.
+                    PrincipalKind::Staff | PrincipalKind::Client => (None, None),
                 })
             })
             .await??;
