@@ -102,6 +102,7 @@ curl -fsS -H "$auth" -o "$work/out.xlsx" "$base/api/v1/members/export?store_id=$
 t4=$(now)
 exported=$(($(wc -l <"$work/out.csv") - 1))
 echo
+grep -o 're-check .*' "$work/server.log" | tail -1 | sed 's/^/server: /' || true
 grep -o 'write transaction [0-9.]* s' "$work/server.log" | tail -1 | sed 's/^/server: /' || true
 awk '{ n++; if ($1 != 201) bad++; if ($2 > max) max = $2 } END {
     printf "top-ups during the import: %d, not 201: %d, slowest %.3f s\n", n, bad, max }' "$work/topups"
