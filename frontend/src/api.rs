@@ -690,6 +690,57 @@ pub mod club {
     }
 }
 
+// ---- top-up requests (the kiosk asks, the cashier confirms) ----
+
+pub mod top_up_requests {
+    use super::*;
+    use dms_api_types::devices::{ConfirmTopUpRequest, TopUpRequestDto, TopUpRequestPage};
+    use dms_api_types::membership::ReasonRequest;
+
+    /// The requests of the caller's stores, newest first; `status` empty: all.
+    pub async fn list(
+        store_id: Option<&str>,
+        status: &str,
+        cursor: Option<&str>,
+    ) -> Result<TopUpRequestPage, ApiError> {
+        get_json(&with_query(
+            "/top-up-requests",
+            &[
+                ("store_id", store_id),
+                ("status", Some(status)),
+                ("cursor", cursor),
+                ("limit", Some(PAGE_SIZE)),
+            ],
+        ))
+        .await
+    }
+
+    /// 确认收款: the top-up happens now (once per `key`).
+    pub async fn confirm(
+        id: &str,
+        body: &ConfirmTopUpRequest,
+        key: &str,
+    ) -> Result<TopUpRequestDto, ApiError> {
+        send_keyed(
+            &format!("/top-up-requests/{}/confirm", encode_query_value(id)),
+            body,
+            key,
+        )
+        .await
+    }
+
+    pub async fn cancel(id: &str, reason: &str) -> Result<TopUpRequestDto, ApiError> {
+        send_json(
+            Method::POST,
+            &format!("/top-up-requests/{}/cancel", encode_query_value(id)),
+            &ReasonRequest {
+                reason: reason.to_string(),
+            },
+        )
+        .await
+    }
+}
+
 // ---- CRM ----
 
 pub mod crm {

@@ -18,6 +18,7 @@ use crate::pages::report_charts::ReportsPage;
 use crate::pages::staff::StaffPage;
 use crate::pages::stores::Stores;
 use crate::pages::tasks::TaskQueue;
+use crate::pages::top_up_requests::TopUpRequests;
 use crate::route::{detail_id, Route};
 use crate::session::{
     load_lang, load_store, save_lang, save_store, use_lang, LangCtx, Session, StoreCtx,
@@ -262,6 +263,7 @@ fn shell(props: &ShellProps) -> Html {
             Route::Tasks => html! { <TaskQueue {session} /> },
             Route::Leads => html! { <LeadsBoard {session} /> },
             Route::Complaints => html! { <Complaints {session} /> },
+            Route::TopUpRequests => html! { <TopUpRequests {session} /> },
             Route::Reports => html! { <ReportsPage {session} /> },
             Route::NotFound => html! { <NotFound /> },
         }

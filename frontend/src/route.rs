@@ -26,6 +26,8 @@ pub enum Route {
     Leads,
     /// 投诉.
     Complaints,
+    /// 待确认充值: top-ups the kiosks asked for, for the cashier to confirm.
+    TopUpRequests,
     /// 报表: charts and exports.
     Reports,
     NotFound,
@@ -33,9 +35,10 @@ pub enum Route {
 
 impl Route {
     /// The navigation entries, in order.
-    pub const NAV: [Route; 10] = [
+    pub const NAV: [Route; 11] = [
         Route::Home,
         Route::Members,
+        Route::TopUpRequests,
         Route::Customers,
         Route::Tasks,
         Route::Leads,
@@ -59,6 +62,7 @@ impl Route {
             "tasks" => Route::Tasks,
             "leads" => Route::Leads,
             "complaints" => Route::Complaints,
+            "top-up-requests" => Route::TopUpRequests,
             "reports" => Route::Reports,
             p => match (p.split('/').next(), detail_id(p)) {
                 (Some("customers"), Some(_)) => Route::CustomerDetail,
@@ -80,6 +84,7 @@ impl Route {
             Route::Tasks => "#/tasks",
             Route::Leads => "#/leads",
             Route::Complaints => "#/complaints",
+            Route::TopUpRequests => "#/top-up-requests",
             Route::Reports => "#/reports",
             Route::Members | Route::MemberDetail | Route::Checkout | Route::ReceiptView => {
                 "#/members"
@@ -97,6 +102,7 @@ impl Route {
             Route::Tasks => Key::NavTasks,
             Route::Leads => Key::NavLeads,
             Route::Complaints => Key::NavComplaints,
+            Route::TopUpRequests => Key::NavTopUpRequests,
             Route::Reports => Key::NavReports,
             Route::Members | Route::MemberDetail | Route::Checkout | Route::ReceiptView => {
                 Key::NavMembers
@@ -114,6 +120,7 @@ impl Route {
             Route::Customers | Route::CustomerDetail => Some("customers.read"),
             Route::Members | Route::MemberDetail | Route::ReceiptView => Some("membership.read"),
             Route::Checkout => Some("membership.checkout"),
+            Route::TopUpRequests => Some("membership.topup"),
             Route::Tasks | Route::Complaints => Some("crm.care"),
             Route::Leads => Some("crm.leads"),
             Route::Reports => Some("reports.read"),
@@ -238,6 +245,7 @@ mod tests {
                 "org.staff.read",
                 "customers.read",
                 "membership.read",
+                "membership.topup",
                 "crm.care",
                 "crm.leads",
                 "reports.read"

@@ -12,3 +12,4 @@ pub mod report_charts;
 pub mod staff;
 pub mod stores;
 pub mod tasks;
+pub mod top_up_requests;
