@@ -36,6 +36,11 @@ const PIN: &str = "246810";
 const PASSWORD: &str = "Kiosk@2026pw";
 
 fn dms_binary() -> Option<PathBuf> {
+    // DMS_BINARY: another build of the server (a shared target directory may hold another
+    // checkout's `dms`).
+    if let Some(p) = std::env::var_os("DMS_BINARY").map(PathBuf::from) {
+        return p.is_file().then_some(p);
+    }
     // target/debug/deps/kiosk_flow-… → target/debug/dms
     let exe = std::env::current_exe().ok()?;
     let p = exe.parent()?.parent()?.join("dms");

@@ -14,59 +14,14 @@ use dms_api_types::devices::{
     BillPage, DeviceDto, DeviceLoginResponse, KioskSummaryDto, PayBillRequest, RequestOutcomeDto,
     CARD_UID_HEADER,
 };
+pub use dms_api_types::devices::{KioskTopUpRequest, TopUpRequestDto};
 use dms_api_types::membership::{
-    CheckoutPage, CheckoutRequest, CheckoutSummaryDto, PaymentMethod, PricedBasketDto,
-    QuoteRequest, ReceiptDto, TopUpDto,
+    CheckoutPage, CheckoutRequest, CheckoutSummaryDto, PricedBasketDto, QuoteRequest, ReceiptDto,
 };
 use dms_api_types::TokenResponse;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// The kiosk's top-up request: the member asks, the cashier takes the money and confirms.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KioskTopUpRequest {
-    pub card_id: String,
-    /// Yuan with up to two decimals, e.g. `"500.00"`.
-    pub amount: String,
-    pub payment_method: PaymentMethod,
-}
-
-/// A top-up request as the server keeps it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TopUpRequestDto {
-    pub id: String,
-    pub store_id: String,
-    #[serde(default)]
-    pub device_id: Option<String>,
-    #[serde(default)]
-    pub device_name: Option<String>,
-    pub card_id: String,
-    pub masked_card_no: String,
-    #[serde(default)]
-    pub member_name: Option<String>,
-    pub amount: String,
-    /// The bonus the programme's rules would add, as quoted when asked.
-    #[serde(default)]
-    pub expected_bonus: Option<String>,
-    pub payment_method: PaymentMethod,
-    /// Once confirmed: what the cashier received.
-    #[serde(default)]
-    pub received_method: Option<PaymentMethod>,
-    /// `pending`, `confirmed`, `cancelled` or `expired`.
-    pub status: String,
-    pub requested_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    #[serde(default)]
-    pub decided_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub decided_by: Option<String>,
-    #[serde(default)]
-    pub cancel_reason: Option<String>,
-    /// The top-up, once confirmed.
-    #[serde(default)]
-    pub top_up: Option<TopUpDto>,
-}
 
 /// What a request came to, when it did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]

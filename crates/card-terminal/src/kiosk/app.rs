@@ -1674,12 +1674,11 @@ impl App {
                     request.amount,
                     method_name(request.payment_method)
                 )));
-                if let Some(b) = request
-                    .expected_bonus
-                    .as_deref()
-                    .filter(|b| money(b) > Decimal::ZERO)
-                {
-                    lines.push(Line::from(format!("预计赠送：{b} 元")));
+                if money(&request.expected_bonus) > Decimal::ZERO {
+                    lines.push(Line::from(format!(
+                        "预计赠送：{} 元",
+                        request.expected_bonus
+                    )));
                 }
                 lines.push(Line::from(format!("卡号：{}", request.masked_card_no)));
                 lines.push(Line::from(format!(
