@@ -26,7 +26,7 @@ use crate::schema::{
     mem_bonus_lots, mem_cards, mem_import_jobs, mem_members, mem_points_entries, mem_points_txns,
     mem_sv_entries, mem_sv_txns,
 };
-use crate::util::{audit, now_db, write};
+use crate::util::{audit, now_db, write, write_lock_first};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use dms_core::{Clock, Money, StoreScope};
@@ -1915,15 +1915,12 @@ pub fn run_import_job(
         let _ = diesel::sql_query("PRAGMA cache_size = -131072").execute(c);
     }
     let started = std::time::Instant::now();
-    let written = write(conn, |c| {
-        // PostgreSQL: READ COMMITTED rather than SERIALIZABLE. The re-check reads thousands of
-        // keys, so its predicate locks made the import the victim of every concurrent top-up
-        // or checkout, retried until it gave up. What it decides on is guarded otherwise:
-        // unique indexes (card numbers, chips, login phones, one membership per customer) and
-        // the members it adds cards to, locked by the re-check.
-        if let DbConnection::Pg(pg) = c {
-            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(pg)?;
-        }
+    // PostgreSQL: READ COMMITTED (lock first) rather than SERIALIZABLE. The re-check reads
+    // thousands of keys, so its predicate locks made the import the victim of every concurrent
+    // top-up or checkout, retried until it gave up. What it decides on is guarded otherwise:
+    // unique indexes (card numbers, chips, login phones, one membership per customer) and the
+    // members it adds cards to, locked by the re-check.
+    let written = write_lock_first(conn, |c| {
         if let Err(conflicts) = write_plan(c, actor, &store_id, job_id, &plan, progress)? {
             return Ok(Err(conflicts));
         }
