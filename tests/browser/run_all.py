@@ -14,7 +14,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # smoke first (it checks the untouched demo data), then the pages.
-TESTS = ["smoke.py", "pages.py", "members.py", "crm.py"]
+TESTS = ["smoke.py", "pages.py", "members.py", "crm.py", "top_up_requests.py"]
 
 
 def main():
