@@ -1185,7 +1185,7 @@ impl App {
                 "本金余额 {}  赠送金余额 {}",
                 t.principal_after, t.bonus_after
             ),
-            format!("申请号 {}", r.id),
+            // 单号 and the QR are the request id; the ledger's transaction id follows.
             format!("交易号 {}", t.txn_id),
         ];
         if let Some(by) = &r.decided_by {
