@@ -92,6 +92,7 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
+        let writer = sqlite_writer_turn(conn, mode);
         let outcome = begin(conn, mode)
             .map_err(E::from)
             .and_then(|()| match body(conn) {
@@ -101,6 +102,8 @@ where
                     Err(e)
                 }
             });
+        // The next writer's turn; not held through a retry's pause.
+        drop(writer);
         match outcome {
             Err(e) if attempt < MAX_ATTEMPTS && e.diesel_error().is_some_and(is_retryable) => {
                 log::debug!("transaction conflict, retrying (attempt {attempt})");
@@ -108,6 +111,27 @@ where
             }
             other => return other,
         }
+    }
+}
+
+/// SQLite admits one writer at a time. Writers of this process queue here, and the next one
+/// starts the moment the last commits, instead of in SQLite's busy handler, which sleeps in
+/// growing steps (1, 2, 5 … 100 ms) while the lock may already be free: under load that left
+/// the database idle between payments and made some wait over a second. Other processes (the
+/// CLI) still meet the busy timeout. A turn not granted within the busy timeout is not waited
+/// for any longer: the transaction then proceeds as before, so a writer that somehow needs a
+/// second one (another connection of the same thread) fails as it did, not forever.
+static SQLITE_WRITER: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+fn sqlite_writer_turn(
+    conn: &mut DbConnection,
+    mode: Mode,
+) -> Option<parking_lot::MutexGuard<'static, ()>> {
+    match (conn, mode) {
+        (DbConnection::Sqlite(_), Mode::Write | Mode::LockFirst) => {
+            SQLITE_WRITER.try_lock_for(Duration::from_secs(10))
+        }
+        _ => None,
     }
 }
 
