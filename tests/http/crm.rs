@@ -772,34 +772,7 @@ fn owner_token_reads_own_360_and_answers_own_survey(s: &TestServer) {
         surveys.push(r.json["id"].as_str().unwrap().to_string());
     }
     let phone = "13801012345";
-    let c = s.client();
-    assert_eq!(
-        c.post("/api/v1/auth/customer/code", &json!({ "phone": phone }))
-            .status,
-        202
-    );
-    let text = std::fs::read_to_string(&s.outbox).unwrap();
-    let line = text
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|m| m["to"] == phone)
-        .unwrap();
-    let code: String = line["text"]
-        .as_str()
-        .unwrap()
-        .split("验证码是")
-        .nth(1)
-        .unwrap()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let t = c.post(
-        "/api/v1/auth/customer/login",
-        &json!({"phone": phone, "code": code}),
-    );
-    assert_eq!(t.status, 200, "{}", t.body);
-    let me = c.with_token(t.json["access_token"].as_str().unwrap());
+    let me = s.owner_login(phone);
     let own = me.get(&format!(
         "/api/v1/customers/{}/360",
         s.fixture.customer_ht01

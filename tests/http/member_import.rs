@@ -820,35 +820,6 @@ fn a_top_up_during_a_large_import_succeeds(s: &TestServer) {
     assert!(check.problems.is_empty(), "{:?}", check.problems);
 }
 
-/// The owner of `phone` logged in with the code the (file) SMS sender wrote.
-fn customer_client(s: &TestServer, phone: &str) -> Client {
-    let c = s.client();
-    let r = c.post("/api/v1/auth/customer/code", &json!({ "phone": phone }));
-    assert_eq!(r.status, 202, "{}", r.body);
-    let text = std::fs::read_to_string(&s.outbox).unwrap();
-    let line = text
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|m| m["to"] == phone)
-        .unwrap();
-    let code: String = line["text"]
-        .as_str()
-        .unwrap()
-        .split("验证码是")
-        .nth(1)
-        .unwrap()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let t = c.post(
-        "/api/v1/auth/customer/login",
-        &json!({"phone": phone, "code": code}),
-    );
-    assert_eq!(t.status, 200, "{}", t.body);
-    c.with_token(t.json["access_token"].as_str().unwrap())
-}
-
 fn post_key(c: &Client, path: &str, body: &Value) -> Reply {
     let req = c
         .request("POST", path)
@@ -970,11 +941,11 @@ fn web_app_additions(s: &TestServer) {
     let checkout = r.json["checkout_id"].as_str().unwrap().to_string();
     let receipt = format!("/api/v1/checkouts/{checkout}/receipt");
     assert_eq!(cashier.get(&receipt).json["member_id"], m1.as_str());
-    let owner = customer_client(s, "13801012345");
+    let owner = s.owner_login("13801012345");
     let own = owner.get(&receipt);
     assert_eq!(own.status, 200, "{}", own.body);
     assert_eq!(own.json["basket"]["member_pays"], "90.00");
-    let stranger = customer_client(s, "13000000001");
+    let stranger = s.owner_login("13000000001");
     stranger.get(&receipt).problem(404, "not_found");
     s.login("ht02.cashier")
         .get(&receipt)

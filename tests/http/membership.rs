@@ -665,34 +665,7 @@ fn customer_token_sees_only_own_data(s: &TestServer) {
 
     // The owner logs in with a code sent to the phone.
     let phone = "13801012345";
-    let c = s.client();
-    assert_eq!(
-        c.post("/api/v1/auth/customer/code", &json!({ "phone": phone }))
-            .status,
-        202
-    );
-    let text = std::fs::read_to_string(&s.outbox).unwrap();
-    let line = text
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|m| m["to"] == phone)
-        .unwrap();
-    let code: String = line["text"]
-        .as_str()
-        .unwrap()
-        .split("验证码是")
-        .nth(1)
-        .unwrap()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let t = c.post(
-        "/api/v1/auth/customer/login",
-        &json!({"phone": phone, "code": code}),
-    );
-    assert_eq!(t.status, 200, "{}", t.body);
-    let me = c.with_token(t.json["access_token"].as_str().unwrap());
+    let me = s.owner_login(phone);
 
     let own = me.get(&format!(
         "/api/v1/customers/{}/membership",

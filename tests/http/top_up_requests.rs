@@ -106,35 +106,6 @@ fn confirm(cashier: &Client, id: &str, key: &str, body: &Value) -> Reply {
     )
 }
 
-/// A customer's own token (the mobile app), through the SMS code in the outbox.
-fn customer_client(s: &TestServer, phone: &str) -> Client {
-    let c = s.client();
-    let r = c.post("/api/v1/auth/customer/code", &json!({ "phone": phone }));
-    assert_eq!(r.status, 202, "{}", r.body);
-    let text = std::fs::read_to_string(&s.outbox).unwrap_or_default();
-    let line = text
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|m| m["to"] == phone)
-        .unwrap();
-    let code: String = line["text"]
-        .as_str()
-        .unwrap()
-        .split("验证码是")
-        .nth(1)
-        .unwrap()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let t = c.post(
-        "/api/v1/auth/customer/login",
-        &json!({"phone": phone, "code": code}),
-    );
-    assert_eq!(t.status, 200, "{}", t.body);
-    c.with_token(t.json["access_token"].as_str().unwrap())
-}
-
 fn the_kiosk_asks_and_the_cashier_confirms(s: &TestServer) {
     let ht01 = &s.fixture.ht01;
     let cashier = s.login("ht01.cashier");
@@ -246,7 +217,7 @@ fn the_kiosk_asks_and_the_cashier_confirms(s: &TestServer) {
     s.login("ht01.advisor")
         .get("/api/v1/top-up-requests")
         .problem(403, "forbidden");
-    let me = customer_client(s, "13801012345");
+    let me = s.owner_login("13801012345");
     me.get("/api/v1/top-up-requests").problem(403, "forbidden");
     confirm(&me, &id, &key(), &json!({})).problem(403, "forbidden");
     me.get(&format!("/api/v1/kiosk/top-up-requests/{id}"))

@@ -133,6 +133,36 @@ impl TestServer {
         );
         c
     }
+
+    /// The owner of `phone` logged in as the mobile app does: the code the (file) SMS sender
+    /// wrote to the outbox, then `/auth/customer/login`.
+    pub fn owner_login(&self, phone: &str) -> Client {
+        let c = self.client();
+        let r = c.post("/api/v1/auth/customer/code", &json!({ "phone": phone }));
+        assert_eq!(r.status, 202, "{}", r.body);
+        let text = std::fs::read_to_string(&self.outbox).unwrap_or_default();
+        let line = text
+            .lines()
+            .rev()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|m| m["to"] == phone)
+            .unwrap_or_else(|| panic!("no code sent to {phone}"));
+        let code: String = line["text"]
+            .as_str()
+            .unwrap_or_default()
+            .split("验证码是")
+            .nth(1)
+            .unwrap_or_default()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let t = c.post(
+            "/api/v1/auth/customer/login",
+            &json!({"phone": phone, "code": code}),
+        );
+        assert_eq!(t.status, 200, "{}", t.body);
+        c.with_token(t.json["access_token"].as_str().unwrap_or_default())
+    }
 }
 
 impl Drop for TestServer {
