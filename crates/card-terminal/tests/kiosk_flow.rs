@@ -47,6 +47,28 @@ fn dms_binary() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// The server binary and a fresh working directory, or `None` (the test skipped) when tmux or
+/// the binary is missing, which `DMS_REQUIRE_DEVICES=1` turns into a failure.
+fn flow_setup(label: &str, dir_name: &str) -> Option<(PathBuf, PathBuf)> {
+    let require = std::env::var("DMS_REQUIRE_DEVICES").as_deref() == Ok("1");
+    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
+    let dms = dms_binary();
+    let Some(dms) = dms.filter(|_| tmux_ok) else {
+        let what = if tmux_ok {
+            "the dms binary (cargo build -p dms-server)"
+        } else {
+            "tmux"
+        };
+        assert!(!require, "{what} is missing and DMS_REQUIRE_DEVICES=1");
+        eprintln!("SKIPPED {label}: {what} is missing");
+        return None;
+    };
+    let dir = std::env::temp_dir().join(format!("{dir_name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Some((dms, dir))
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -503,23 +525,9 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
     if !devices_available("kiosk_pays_with_pin_prints_and_survives_a_lost_answer").unwrap() {
         return;
     }
-    let require = std::env::var("DMS_REQUIRE_DEVICES").as_deref() == Ok("1");
-    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
-    let dms = dms_binary();
-    if !tmux_ok || dms.is_none() {
-        let what = if tmux_ok {
-            "the dms binary (cargo build -p dms-server)"
-        } else {
-            "tmux"
-        };
-        assert!(!require, "{what} is missing and DMS_REQUIRE_DEVICES=1");
-        eprintln!("SKIPPED kiosk flow: {what} is missing");
+    let Some((dms, dir)) = flow_setup("kiosk flow", "dms-kiosk-flow") else {
         return;
-    }
-    let dms = dms.unwrap();
-    let dir = std::env::temp_dir().join(format!("dms-kiosk-flow-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    };
 
     let pcscd = Pcscd::start().unwrap();
     let port = free_port();
@@ -871,23 +879,9 @@ fn kiosk_pays_with_pin_prints_and_survives_a_lost_answer() {
 fn kiosk_reads_a_wedge_reader_and_pays_with_points() {
     use dms_card_terminal::reader::wedge::synthesize;
 
-    let require = std::env::var("DMS_REQUIRE_DEVICES").as_deref() == Ok("1");
-    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
-    let dms = dms_binary();
-    if !tmux_ok || dms.is_none() {
-        let what = if tmux_ok {
-            "the dms binary (cargo build -p dms-server)"
-        } else {
-            "tmux"
-        };
-        assert!(!require, "{what} is missing and DMS_REQUIRE_DEVICES=1");
-        eprintln!("SKIPPED wedge kiosk flow: {what} is missing");
+    let Some((dms, dir)) = flow_setup("wedge kiosk flow", "dms-kiosk-wedge") else {
         return;
-    }
-    let dms = dms.unwrap();
-    let dir = std::env::temp_dir().join(format!("dms-kiosk-wedge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    };
     let port = free_port();
     let _server = Server::start(&dms, &dir, port);
     let base = format!("http://127.0.0.1:{port}");
