@@ -12,6 +12,9 @@ pub enum DbError {
     Migration(String),
     #[error(transparent)]
     Query(#[from] DieselError),
+    /// A group commit ([`crate::SqliteWriter`]) did not save its batch: nothing of it happened.
+    #[error("the write was not saved: {0}")]
+    NotSaved(String),
 }
 
 /// Conflicts that go away when the whole transaction is tried again.

@@ -1,5 +1,5 @@
 use crate::connection::DbConnection;
-use crate::error::is_retryable;
+use crate::error::{is_retryable, DbError};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::Error as DieselError;
 use diesel::Connection;
@@ -198,4 +198,100 @@ where
     F: FnMut(&mut DbConnection) -> Result<T, E>,
 {
     run(conn, Mode::Read, body)
+}
+
+/// What a [`SqliteWriter`] job hands back once it has run: called with the outcome of the
+/// COMMIT of its batch (or of the BEGIN, when the batch could not start).
+pub type Completion = Box<dyn FnOnce(Result<(), DbError>) + Send>;
+
+/// A unit of write work for a [`SqliteWriter`]: runs inside the batch's transaction.
+pub type WriteJob = Box<dyn FnOnce(&mut DbConnection) -> Completion + Send>;
+
+/// Group commit for SQLite's one writer. SQLite writes one transaction at a time; when many
+/// payments arrive together, each paying for its own BEGIN, its own fsync, its own WAL copy of
+/// the same index pages, and a connection whose page cache the others' writes have just
+/// invalidated, most of a payment's time is that overhead, not its work. This writer owns one
+/// connection and one thread: it takes every job waiting (up to a batch size), runs them one
+/// after another inside one `BEGIN IMMEDIATE` transaction (each job's own transactions become
+/// savepoints, so a job that fails rolls back only itself), commits once, and only then tells
+/// each job how the commit went, so nobody is answered before their work is durable. It takes
+/// the same in-process writer turn as every other write, so other writes interleave safely.
+///
+/// A job must not need another connection of its own for writing, and it must not panic: a
+/// panic rolls the whole batch back and every job of it is told so.
+pub struct SqliteWriter {
+    jobs: std::sync::mpsc::Sender<WriteJob>,
+}
+
+impl SqliteWriter {
+    /// Opens the writer's connection and starts its thread. `max_batch` bounds how many jobs
+    /// share one commit (and so how long the first one waits for the last).
+    pub fn start(url: &str, max_batch: usize) -> Result<SqliteWriter, DbError> {
+        let mut conn = crate::connection::establish(url)?;
+        if !matches!(conn, DbConnection::Sqlite(_)) {
+            return Err(DbError::BadUrl(
+                "the group-commit writer is for SQLite".into(),
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("dms-sqlite-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < max_batch.max(1) {
+                        match rx.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    run_batch(&mut conn, batch);
+                }
+            })
+            .map_err(|e| DbError::NotSaved(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(SqliteWriter { jobs: tx })
+    }
+
+    /// Queues a job; `false` when the writer has stopped (the job is dropped unrun).
+    pub fn submit(&self, job: WriteJob) -> bool {
+        self.jobs.send(job).is_ok()
+    }
+}
+
+fn run_batch(conn: &mut DbConnection, batch: Vec<WriteJob>) {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let turn = SQLITE_WRITER.try_lock_for(Duration::from_secs(10));
+    if let Err(e) = begin(conn, Mode::Write) {
+        drop(turn);
+        // Unrun jobs are dropped: their callers see the writer's answer channel close.
+        log::error!("SQLite writer could not begin a transaction: {e}");
+        return;
+    }
+    let mut done: Vec<Completion> = Vec::with_capacity(batch.len());
+    let mut panicked = false;
+    for job in batch {
+        if panicked {
+            // Dropped: its caller is told the work did not happen.
+            continue;
+        }
+        match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+            Ok(c) => done.push(c),
+            Err(_) => panicked = true,
+        }
+    }
+    let outcome = if panicked {
+        let _ = finish(conn, false);
+        Err(DbError::NotSaved(
+            "another write of the same batch failed".into(),
+        ))
+    } else {
+        finish(conn, true).map_err(DbError::from)
+    };
+    drop(turn);
+    for c in done {
+        c(match &outcome {
+            Ok(()) => Ok(()),
+            Err(e) => Err(DbError::NotSaved(e.to_string())),
+        });
+    }
 }

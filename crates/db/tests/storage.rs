@@ -202,3 +202,80 @@ engine_tests!(
     concurrent_read_modify_write_loses_nothing,
     timestamps_round_trip,
 );
+
+/// The group-commit writer: jobs queued together share one transaction, each is answered only
+/// after it is committed, a failing job undoes only its own savepoint, and a panicking job
+/// undoes its whole batch, each of whose callers is told nothing was saved.
+#[test]
+fn sqlite_group_commit_writer() {
+    use std::sync::mpsc;
+    let db = TestDb::sqlite();
+    let group = {
+        let mut c = db.pool.get().unwrap();
+        make_group(&mut c)
+    };
+    let writer = dms_db::SqliteWriter::start(&db.url, 8).unwrap();
+    let count = |db: &TestDb| -> i64 {
+        let mut c = db.pool.get().unwrap();
+        stores::table.count().get_result(&mut c).unwrap()
+    };
+    // A job adding a store through a domain-style transaction (a savepoint here); `fail`
+    // makes it fail after its insert.
+    let job = |code: String, fail: bool, answers: mpsc::Sender<(String, Result<bool, String>)>| {
+        let group = group.clone();
+        Box::new(move |c: &mut DbConnection| {
+            let r: Result<(), diesel::result::Error> = write_tx(c, |c| {
+                diesel::insert_into(stores::table)
+                    .values((
+                        stores::id.eq(dms_core::new_id()),
+                        stores::group_id.eq(&group),
+                        stores::code.eq(&code),
+                        stores::name.eq("门店"),
+                        stores::created_at.eq(now()),
+                        stores::updated_at.eq(now()),
+                    ))
+                    .execute(c)?;
+                if fail {
+                    return Err(diesel::result::Error::RollbackTransaction);
+                }
+                Ok(())
+            });
+            Box::new(move |commit: Result<(), dms_db::DbError>| {
+                let _ = answers.send((code, commit.map(|()| r.is_ok()).map_err(|e| e.to_string())));
+            }) as dms_db::Completion
+        }) as dms_db::WriteJob
+    };
+    let (tx, rx) = mpsc::channel();
+    for i in 0..20 {
+        assert!(writer.submit(job(format!("G{i:02}"), i % 5 == 0, tx.clone())));
+    }
+    let mut answers: Vec<_> = (0..20).map(|_| rx.recv().unwrap()).collect();
+    answers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (i, (_, r)) in answers.iter().enumerate() {
+        assert_eq!(r, &Ok(i % 5 != 0), "job {i}");
+    }
+    assert_eq!(
+        count(&db),
+        16,
+        "the four failing jobs undid only themselves"
+    );
+
+    // A panic in a batch: nothing of that batch is saved and every job of it is told so.
+    let (tx, rx) = mpsc::channel();
+    let ok_job = job("P01".into(), false, tx.clone());
+    let panicking: dms_db::WriteJob = Box::new(|_c: &mut DbConnection| panic!("a bug in a job"));
+    // Queued back to back, so they share a batch unless the writer is idle in between: either
+    // way the panicking job's batch saves nothing, and the writer keeps working.
+    assert!(writer.submit(ok_job));
+    assert!(writer.submit(panicking));
+    let (code, r) = rx.recv().unwrap();
+    assert_eq!(code, "P01");
+    let saved = count(&db) == 17;
+    assert_eq!(r.is_ok(), saved, "answered as it was saved: {r:?}");
+    assert!(writer.submit(job("P02".into(), false, tx.clone())));
+    assert_eq!(
+        rx.recv().unwrap().1,
+        Ok(true),
+        "the writer survives a panic"
+    );
+}

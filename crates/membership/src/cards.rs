@@ -6,8 +6,8 @@
 //! member, coupons on the member.
 
 use crate::error::{MembershipError, Result};
-use crate::members::{add_months, load_member};
-use crate::schema::mem_cards;
+use crate::members::{add_months, load_member, Member};
+use crate::schema::{mem_cards, mem_members};
 use crate::util::{audit, now_db, write};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -130,26 +130,34 @@ pub(crate) fn scoped_card(conn: &mut DbConnection, scope: &StoreScope, id: &str)
 }
 
 /// Locks a card and its member until the end of a lock-first transaction
-/// (`dms_db::write_tx_lock_first`), before anything about them is read. An unknown card locks
-/// nothing; the body then reports it.
-pub(crate) fn lock_card_and_member(conn: &mut DbConnection, card_id: &str) -> Result<()> {
-    dms_db::lock_rows(
-        conn,
-        "SELECT 1 FROM mem_cards c JOIN mem_members m ON m.id = c.member_id \
-         WHERE c.id = $1 FOR UPDATE",
-        card_id,
-    )?;
-    Ok(())
+/// (`dms_db::write_tx_lock_first`) and reads both, in one statement, before anything else
+/// about them is read. SQLite's write transaction already excludes every other writer, so
+/// there it only reads. `None` for an unknown card (nothing locked; the body reports it).
+pub(crate) fn lock_card_and_member(
+    conn: &mut DbConnection,
+    card_id: &str,
+) -> Result<Option<(Card, Member)>> {
+    let q = || {
+        mem_cards::table
+            .inner_join(mem_members::table)
+            .filter(mem_cards::id.eq(card_id))
+    };
+    Ok(match conn {
+        DbConnection::Pg(c) => q()
+            .select((Card::as_select(), Member::as_select()))
+            .for_update()
+            .first(c)
+            .optional()?,
+        DbConnection::Sqlite(c) => q()
+            .select((Card::as_select(), Member::as_select()))
+            .first(c)
+            .optional()?,
+    })
 }
 
-/// A card that may pay or be paid into now: active and not past its expiry.
-pub(crate) fn usable_card(
-    conn: &mut DbConnection,
-    scope: &StoreScope,
-    id: &str,
-    now: chrono::NaiveDateTime,
-) -> Result<Card> {
-    let card = scoped_card(conn, scope, id)?;
+/// Refuses a card that may not pay or be paid into now: lost, frozen, closed, or past its
+/// expiry.
+pub(crate) fn check_usable(card: Card, now: chrono::NaiveDateTime) -> Result<Card> {
     if card.status != "active" {
         return Err(MembershipError::CardBlocked {
             status: card.status,
@@ -159,6 +167,16 @@ pub(crate) fn usable_card(
         return Err(MembershipError::CardExpired);
     }
     Ok(card)
+}
+
+/// A card that may pay or be paid into now: active and not past its expiry.
+pub(crate) fn usable_card(
+    conn: &mut DbConnection,
+    scope: &StoreScope,
+    id: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<Card> {
+    check_usable(scoped_card(conn, scope, id)?, now)
 }
 
 pub fn get_card(conn: &mut DbConnection, scope: &StoreScope, id: &str) -> Result<Card> {

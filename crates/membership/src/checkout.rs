@@ -10,8 +10,8 @@
 //! earned per line are net × ratio × (share of the bill not paid with points), rounded down to a
 //! whole point.
 
-use crate::cards::{load_card, mask_card_no, usable_card};
-use crate::config::{effective_config, Category, ProgrammeConfig};
+use crate::cards::{check_usable, load_card, mask_card_no, usable_card};
+use crate::config::{effective_config, store_config, Category, ProgrammeConfig};
 use crate::coupons::{mark_used, restore_for_checkout, usable_coupon, CouponTemplate};
 use crate::error::{MembershipError, Result};
 use crate::idempotency::{run_idempotent, run_idempotent_locked, Replayable};
@@ -456,11 +456,13 @@ pub fn checkout(
         req,
         now,
         lock,
-        |c| {
-            crate::util::store_exists(c, &req.store_id)?;
-            let card = usable_card(c, scope, &req.card_id, now)?;
-            let member = load_member(c, &card.member_id)?;
-            let cfg = effective_config(c, &req.store_id)?;
+        |c, locked| {
+            let cfg = store_config(c, &req.store_id)?;
+            let (card, member) = match locked {
+                Some((card, member)) if scope.allows(&card.store_id) => (card, member),
+                _ => return Err(MembershipError::NotFound("card")),
+            };
+            let card = check_usable(card, now)?;
             let coupons = req
                 .coupon_ids
                 .iter()

@@ -383,6 +383,37 @@ pub fn effective_config(conn: &mut DbConnection, store_id: &str) -> Result<Progr
             mem_programme_configs::config,
         ))
         .load(conn)?;
+    pick_config(rows)
+}
+
+/// As [`effective_config`], and 404 `store` when no such store exists: a checkout asks both
+/// in one query.
+pub fn store_config(conn: &mut DbConnection, store_id: &str) -> Result<ProgrammeConfig> {
+    use crate::schema::stores;
+    let rows: Vec<(Option<String>, Option<String>)> = stores::table
+        .left_join(
+            mem_programme_configs::table.on(mem_programme_configs::store_id
+                .eq(stores::id.nullable())
+                .or(mem_programme_configs::store_id.is_null())),
+        )
+        .filter(stores::id.eq(store_id))
+        .select((
+            mem_programme_configs::store_id.nullable(),
+            mem_programme_configs::config.nullable(),
+        ))
+        .load(conn)?;
+    if rows.is_empty() {
+        return Err(MembershipError::NotFound("store"));
+    }
+    pick_config(
+        rows.into_iter()
+            .filter_map(|(s, c)| c.map(|c| (s, c)))
+            .collect(),
+    )
+}
+
+/// The store's own document if it has one, else the group's, else the defaults.
+fn pick_config(rows: Vec<(Option<String>, String)>) -> Result<ProgrammeConfig> {
     let raw = rows
         .iter()
         .find(|(s, _)| s.is_some())

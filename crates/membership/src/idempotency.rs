@@ -75,29 +75,8 @@ where
     R: Serialize,
     F: FnMut(&mut DbConnection) -> Result<T>,
 {
-    run_in(conn, actor, key, operation, request, now, None, body)
-}
-
-/// As [`run_idempotent`] for the payment hot path: `lock` runs first in the transaction and
-/// locks the rows the body decides on (see `dms_db::write_tx_lock_first`); concurrent requests
-/// on the same card, or with the same key, then wait for each other instead of retrying.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn run_idempotent_locked<T, R, L, F>(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    key: &str,
-    operation: &str,
-    request: &R,
-    now: chrono::NaiveDateTime,
-    mut lock: L,
-    body: F,
-) -> Result<Replayable<T>>
-where
-    T: Serialize + DeserializeOwned,
-    R: Serialize,
-    L: FnMut(&mut DbConnection) -> Result<()>,
-    F: FnMut(&mut DbConnection) -> Result<T>,
-{
+    let no_lock = |_: &mut DbConnection| Ok(());
+    let mut body = body;
     run_in(
         conn,
         actor,
@@ -105,37 +84,59 @@ where
         operation,
         request,
         now,
-        Some(&mut lock),
-        body,
+        false,
+        no_lock,
+        |c, ()| body(c),
     )
 }
 
-type Lock<'a> = Option<&'a mut dyn FnMut(&mut DbConnection) -> Result<()>>;
-
+/// As [`run_idempotent`] for the payment hot path: `lock` runs first in the transaction, locks
+/// the rows the body decides on (see `dms_db::write_tx_lock_first`) and hands what it read to
+/// the body; concurrent requests on the same card, or with the same key, then wait for each
+/// other instead of retrying.
 #[allow(clippy::too_many_arguments)]
-fn run_in<T, R, F>(
+pub(crate) fn run_idempotent_locked<T, R, Locked, L, F>(
     conn: &mut DbConnection,
     actor: &Actor,
     key: &str,
     operation: &str,
     request: &R,
     now: chrono::NaiveDateTime,
-    mut lock: Lock<'_>,
+    lock: L,
+    body: F,
+) -> Result<Replayable<T>>
+where
+    T: Serialize + DeserializeOwned,
+    R: Serialize,
+    L: FnMut(&mut DbConnection) -> Result<Locked>,
+    F: FnMut(&mut DbConnection, Locked) -> Result<T>,
+{
+    run_in(conn, actor, key, operation, request, now, true, lock, body)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_in<T, R, Locked, L, F>(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &str,
+    operation: &str,
+    request: &R,
+    now: chrono::NaiveDateTime,
+    lock_first: bool,
+    mut lock: L,
     mut body: F,
 ) -> Result<Replayable<T>>
 where
     T: Serialize + DeserializeOwned,
     R: Serialize,
-    F: FnMut(&mut DbConnection) -> Result<T>,
+    L: FnMut(&mut DbConnection) -> Result<Locked>,
+    F: FnMut(&mut DbConnection, Locked) -> Result<T>,
 {
     check_key(key)?;
     let principal = principal_of(actor);
     let fp = fingerprint(operation, request)?;
-    let lock_first = lock.is_some();
     let tx = |c: &mut DbConnection| {
-        if let Some(l) = lock.as_mut() {
-            l(c)?;
-        }
+        let locked = lock(c)?;
         let existing: Option<(String, String, String)> = mem_idempotency::table
             .find((&principal, key))
             .select((
@@ -156,7 +157,7 @@ where
                 replayed: true,
             });
         }
-        let value = body(c)?;
+        let value = body(c, locked)?;
         let result =
             serde_json::to_string(&value).map_err(|e| MembershipError::Internal(e.to_string()))?;
         let inserted = diesel::insert_into(mem_idempotency::table)

@@ -35,6 +35,106 @@ macro_rules! batch {
     };
 }
 
+/// As [`batch!`] for the few entries a payment writes: up to six rows go in as a fixed-size
+/// array, whose statement diesel prepares once per connection and reuses (a `Vec` of rows is
+/// parsed and planned again on every call).
+macro_rules! batch_insert {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = $rows;
+        macro_rules! sized {
+            ($n:literal) => {
+                match <[_; $n]>::try_from(rows) {
+                    Ok(a) => batch!($conn, diesel::insert_into($table).values(a)),
+                    Err(v) => batch!($conn, diesel::insert_into($table).values(v)),
+                }
+            };
+        }
+        match rows.len() {
+            1 => sized!(1),
+            2 => sized!(2),
+            3 => sized!(3),
+            4 => sized!(4),
+            5 => sized!(5),
+            6 => sized!(6),
+            _ => batch!($conn, diesel::insert_into($table).values(rows)),
+        }
+    }};
+}
+
+/// `UPDATE … SET balance = balance + ?` statements on the cached balances. diesel never
+/// reuses a prepared UPDATE (its SET clause may vary), so on PostgreSQL each one would be
+/// parsed and planned again on every payment; these have fixed text and are prepared once.
+mod cached {
+    use diesel::backend::Backend;
+    use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+    use diesel::serialize::ToSql;
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    use diesel::{QueryResult, RunQueryDsl};
+
+    /// `sql` with `?` for each parameter, in order: the ids are text, the time a timestamp,
+    /// every other parameter a BIGINT.
+    pub(super) struct AddTo<'a> {
+        pub sql: &'static [&'static str],
+        pub amounts: &'a [i64],
+        pub at: Option<&'a chrono::NaiveDateTime>,
+        pub id: &'a str,
+    }
+
+    impl QueryId for AddTo<'_> {
+        type QueryId = ();
+        // The text depends on `sql` only, which callers keep constant per statement.
+        const HAS_STATIC_QUERY_ID: bool = false;
+    }
+
+    impl<DB> QueryFragment<DB> for AddTo<'_>
+    where
+        DB: Backend,
+        i64: ToSql<BigInt, DB>,
+        str: ToSql<Text, DB>,
+        chrono::NaiveDateTime: ToSql<Timestamp, DB>,
+        DB: diesel::sql_types::HasSqlType<BigInt>
+            + diesel::sql_types::HasSqlType<Text>
+            + diesel::sql_types::HasSqlType<Timestamp>,
+    {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+            let mut parts = self.sql.iter();
+            for a in self.amounts {
+                out.push_sql(parts.next().copied().unwrap_or_default());
+                out.push_bind_param::<BigInt, _>(a)?;
+            }
+            if let Some(at) = self.at {
+                out.push_sql(parts.next().copied().unwrap_or_default());
+                out.push_bind_param::<Timestamp, _>(at)?;
+            }
+            out.push_sql(parts.next().copied().unwrap_or_default());
+            out.push_bind_param::<Text, _>(self.id)?;
+            for rest in parts {
+                out.push_sql(rest);
+            }
+            Ok(())
+        }
+    }
+
+    impl<Conn> RunQueryDsl<Conn> for AddTo<'_> {}
+
+    pub(super) const CARD: &[&str] = &[
+        "UPDATE mem_cards SET principal_fen = principal_fen + ",
+        ", bonus_fen = bonus_fen + ",
+        ", updated_at = ",
+        " WHERE id = ",
+    ];
+    pub(super) const LOT: &[&str] = &[
+        "UPDATE mem_bonus_lots SET remaining_fen = remaining_fen + ",
+        " WHERE id = ",
+    ];
+    pub(super) const MEMBER: &[&str] = &[
+        "UPDATE mem_members SET tier_points = tier_points + ",
+        ", redeemable_points = redeemable_points + ",
+        ", updated_at = ",
+        " WHERE id = ",
+    ];
+}
+
 /// (txn, card, account, lot, amount) of a stored-value entry.
 type SvEntryRow = (String, Option<String>, String, Option<String>, i64);
 
@@ -179,24 +279,25 @@ pub(crate) fn append_legs(
     }
     let legs: Vec<&Leg> = legs.iter().filter(|l| l.amount != 0).collect();
     // One statement for the entries and one per card and lot for the caches: round trips are
-    // most of a payment's cost on PostgreSQL.
+    // most of a payment's cost on PostgreSQL. (Owned values: a statement prepared once is
+    // keyed by a type with no borrowed parts.)
     let rows: Vec<_> = legs
         .iter()
         .map(|leg| {
             (
                 mem_sv_entries::id.eq(dms_core::new_id()),
-                mem_sv_entries::txn_id.eq(id),
-                mem_sv_entries::store_id.eq(store_id),
-                mem_sv_entries::card_id.eq(leg.card_id.as_deref()),
-                mem_sv_entries::account.eq(leg.account.as_str()),
-                mem_sv_entries::bonus_lot_id.eq(leg.lot_id.as_deref()),
+                mem_sv_entries::txn_id.eq(id.to_string()),
+                mem_sv_entries::store_id.eq(store_id.to_string()),
+                mem_sv_entries::card_id.eq(leg.card_id.clone()),
+                mem_sv_entries::account.eq(leg.account.clone()),
+                mem_sv_entries::bonus_lot_id.eq(leg.lot_id.clone()),
                 mem_sv_entries::amount_fen.eq(leg.amount),
                 mem_sv_entries::created_at.eq(now),
             )
         })
         .collect();
     if !rows.is_empty() {
-        batch!(c, diesel::insert_into(mem_sv_entries::table).values(rows))?;
+        batch_insert!(c, mem_sv_entries::table, rows)?;
     }
     // card -> (principal, bonus)
     let mut cards: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
@@ -210,13 +311,13 @@ pub(crate) fn append_legs(
         } else if leg.account == BONUS {
             d.1 += leg.amount;
             if let Some(lot) = leg.lot_id.as_deref() {
-                diesel::update(mem_bonus_lots::table.find(lot))
-                    .set(
-                        mem_bonus_lots::remaining_fen
-                            .eq(mem_bonus_lots::remaining_fen + leg.amount),
-                    )
-                    .execute(c)
-                    .map_err(|e| balance_error(e, "bonus balance"))?;
+                let q = cached::AddTo {
+                    sql: cached::LOT,
+                    amounts: &[leg.amount],
+                    at: None,
+                    id: lot,
+                };
+                batch!(c, q).map_err(|e| balance_error(e, "bonus balance"))?;
             }
         }
     }
@@ -224,21 +325,20 @@ pub(crate) fn append_legs(
         if principal == 0 && bonus == 0 {
             continue;
         }
-        diesel::update(mem_cards::table.find(card))
-            .set((
-                mem_cards::principal_fen.eq(mem_cards::principal_fen + principal),
-                mem_cards::bonus_fen.eq(mem_cards::bonus_fen + bonus),
-                mem_cards::updated_at.eq(now),
-            ))
-            .execute(c)
-            .map_err(|e| {
-                let what = if bonus < 0 && (principal >= 0 || mentions_bonus(&e)) {
-                    "bonus balance"
-                } else {
-                    "principal balance"
-                };
-                balance_error(e, what)
-            })?;
+        let q = cached::AddTo {
+            sql: cached::CARD,
+            amounts: &[principal, bonus],
+            at: Some(&now),
+            id: card,
+        };
+        batch!(c, q).map_err(|e| {
+            let what = if bonus < 0 && (principal >= 0 || mentions_bonus(&e)) {
+                "bonus balance"
+            } else {
+                "principal balance"
+            };
+            balance_error(e, what)
+        })?;
     }
     Ok(())
 }
@@ -386,11 +486,11 @@ pub(crate) fn post_points(
         .map(|leg| {
             (
                 mem_points_entries::id.eq(dms_core::new_id()),
-                mem_points_entries::txn_id.eq(&id),
-                mem_points_entries::store_id.eq(t.store_id),
-                mem_points_entries::member_id.eq(leg.member.then_some(t.member_id)),
+                mem_points_entries::txn_id.eq(id.clone()),
+                mem_points_entries::store_id.eq(t.store_id.to_string()),
+                mem_points_entries::member_id.eq(leg.member.then(|| t.member_id.to_string())),
                 mem_points_entries::track.eq(leg.track),
-                mem_points_entries::account.eq(leg.account.as_str()),
+                mem_points_entries::account.eq(leg.account.clone()),
                 mem_points_entries::amount.eq(leg.amount),
                 mem_points_entries::expires_at.eq(leg.expires_at),
                 mem_points_entries::created_at.eq(now),
@@ -398,10 +498,7 @@ pub(crate) fn post_points(
         })
         .collect();
     if !rows.is_empty() {
-        batch!(
-            c,
-            diesel::insert_into(mem_points_entries::table).values(rows)
-        )?;
+        batch_insert!(c, mem_points_entries::table, rows)?;
     }
     let member_delta = |track: &str| -> i64 {
         legs.iter()
@@ -411,14 +508,13 @@ pub(crate) fn post_points(
     };
     let (tier, redeemable) = (member_delta(TIER), member_delta(REDEEMABLE));
     if tier != 0 || redeemable != 0 {
-        diesel::update(mem_members::table.find(t.member_id))
-            .set((
-                mem_members::tier_points.eq(mem_members::tier_points + tier),
-                mem_members::redeemable_points.eq(mem_members::redeemable_points + redeemable),
-                mem_members::updated_at.eq(now),
-            ))
-            .execute(c)
-            .map_err(|e| balance_error(e, "points"))?;
+        let q = cached::AddTo {
+            sql: cached::MEMBER,
+            amounts: &[tier, redeemable],
+            at: Some(&now),
+            id: t.member_id,
+        };
+        batch!(c, q).map_err(|e| balance_error(e, "points"))?;
     }
     Ok(id)
 }

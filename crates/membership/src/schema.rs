@@ -1,7 +1,7 @@
 //! The membership tables as diesel sees them; kept in step with
 //! `migrations/{sqlite,postgres}/2026-11-26-000010_membership`. This crate owns these tables;
-//! the foundation tables (stores, customers) are read through `dms_db::schema` in separate
-//! queries rather than joined, so the crates stay independent.
+//! the foundation tables (stores, customers) are read through `dms_db::schema`, in separate
+//! queries rather than joined, except where the payment hot path saves a query.
 
 diesel::table! {
     mem_programme_configs (id) {
@@ -314,3 +314,16 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+// The payment hot path reads a card and its member in one locking statement.
+diesel::joinable!(mem_cards -> mem_members (member_id));
+diesel::allow_tables_to_appear_in_same_query!(mem_cards, mem_members);
+// … and checks the store exists while it reads the store's programme configuration.
+// (The foundation's `stores` table, as far as that query needs it: diesel's joins need both
+// tables declared in one crate.)
+diesel::table! {
+    stores (id) {
+        id -> Text,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(stores, mem_programme_configs);

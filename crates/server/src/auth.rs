@@ -388,80 +388,102 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.trim().to_string())
 }
 
+/// A bearer token whose signature, expiry and type are checked, with what the request says
+/// about a kiosk's card; [`CallerToken::resolve`] then loads who it is from the database. Kept
+/// apart so that a hot endpoint can resolve the caller on the connection its own work uses
+/// ([`StaffToken`]), in one trip to the blocking pool instead of two.
+pub struct CallerToken {
+    claims: Claims,
+    kind: PrincipalKind,
+    request_id: Option<String>,
+    binding: Option<CardBinding>,
+    uid: Result<Option<String>, ApiError>,
+}
+
+impl CallerToken {
+    fn from_request(req: &HttpRequest) -> Result<CallerToken, ApiError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::Internal("no app state".into()))?;
+        let claims = state.keys.verify(&bearer(req)?)?;
+        let kind = match claims.typ.as_str() {
+            "staff_access" => PrincipalKind::Staff,
+            "customer_access" => PrincipalKind::Customer,
+            "device_access" => PrincipalKind::Device,
+            _ => return Err(ApiError::Unauthorized("this token cannot be used here")),
+        };
+        Ok(CallerToken {
+            claims,
+            kind,
+            request_id: request_id(req),
+            binding: kiosk_route(req),
+            uid: card_uid(req),
+        })
+    }
+
+    /// Who is calling: the session must be live and the principal active (401 otherwise).
+    pub fn resolve(self, conn: &mut dms_db::DbConnection) -> Result<Caller, ApiError> {
+        let CallerToken {
+            claims,
+            kind,
+            request_id,
+            binding,
+            uid,
+        } = self;
+        let (principal, device) = if kind == PrincipalKind::Staff {
+            // The common case, in one query: session live, user active, grants.
+            let p = dms_identity::load_live_staff_principal(conn, &claims.sub, &claims.sid)?;
+            (p.map(Principal::Staff), None)
+        } else if !dms_identity::family_is_live(conn, kind, &claims.sub, &claims.sid)? {
+            (None, None)
+        } else {
+            match kind {
+                PrincipalKind::Device => {
+                    let Some(binding) = binding else {
+                        return Err(ApiError::Forbidden(
+                            "a card terminal may use only the kiosk's endpoints".into(),
+                        ));
+                    };
+                    let uid = uid?;
+                    match device_context(conn, &claims.sub, &binding, uid.as_deref())? {
+                        Some(d) => (Some(Principal::Staff(d.device.principal())), Some(d)),
+                        None => (None, None),
+                    }
+                }
+                PrincipalKind::Customer => (
+                    match dms_identity::get_customer(conn, &StoreScope::AllStores, &claims.sub) {
+                        Ok(c) => Some(Principal::Customer(c)),
+                        Err(dms_identity::IdentityError::NotFound(_)) => None,
+                        Err(e) => return Err(e.into()),
+                    },
+                    None,
+                ),
+                // Staff tokens were answered above; clients have no access tokens here.
+                PrincipalKind::Staff | PrincipalKind::Client => (None, None),
+            }
+        };
+        let principal =
+            principal.ok_or(ApiError::Unauthorized("session ended or account disabled"))?;
+        Ok(Caller {
+            principal,
+            session_id: claims.sid,
+            request_id,
+            device,
+        })
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = CallerToken::from_request(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
-        let rid = request_id(req);
-        let binding = kiosk_route(req);
-        let uid = card_uid(req);
         Box::pin(async move {
+            let token = token?;
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
-            let claims = state.keys.verify(&token?)?;
-            let kind = match claims.typ.as_str() {
-                "staff_access" => PrincipalKind::Staff,
-                "customer_access" => PrincipalKind::Customer,
-                "device_access" => PrincipalKind::Device,
-                _ => return Err(ApiError::Unauthorized("this token cannot be used here")),
-            };
-            let pool = state.pool.clone();
-            let session_id = claims.sid.clone();
-            let principal = web::block(move || -> Result<_, ApiError> {
-                let mut conn = pool.get()?;
-                if kind == PrincipalKind::Staff {
-                    // The common case, in one query: session live, user active, grants.
-                    let p = dms_identity::load_live_staff_principal(
-                        &mut conn,
-                        &claims.sub,
-                        &claims.sid,
-                    )?;
-                    return Ok((p.map(Principal::Staff), None));
-                }
-                if !dms_identity::family_is_live(&mut conn, kind, &claims.sub, &claims.sid)? {
-                    return Ok((None, None));
-                }
-                Ok(match kind {
-                    PrincipalKind::Device => {
-                        let Some(binding) = binding else {
-                            return Err(ApiError::Forbidden(
-                                "a card terminal may use only the kiosk's endpoints".into(),
-                            ));
-                        };
-                        let uid = uid?;
-                        match device_context(&mut conn, &claims.sub, &binding, uid.as_deref())? {
-                            Some(d) => (Some(Principal::Staff(d.device.principal())), Some(d)),
-                            None => (None, None),
-                        }
-                    }
-                    PrincipalKind::Customer => (
-                        match dms_identity::get_customer(
-                            &mut conn,
-                            &StoreScope::AllStores,
-                            &claims.sub,
-                        ) {
-                            Ok(c) => Some(Principal::Customer(c)),
-                            Err(dms_identity::IdentityError::NotFound(_)) => None,
-                            Err(e) => return Err(e.into()),
-                        },
-                        None,
-                    ),
-                    // Staff tokens were answered above; clients have no access tokens here.
-                    PrincipalKind::Staff | PrincipalKind::Client => (None, None),
-                })
-            })
-            .await??;
-            let (principal, device) = principal;
-            let principal =
-                principal.ok_or(ApiError::Unauthorized("session ended or account disabled"))?;
-            Ok(Caller {
-                principal,
-                session_id,
-                request_id: rid,
-                device,
-            })
+            state.db(move |conn| token.resolve(conn)).await
         })
     }
 }
@@ -533,24 +555,61 @@ impl Staff {
     }
 }
 
+impl TryFrom<Caller> for Staff {
+    type Error = ApiError;
+
+    fn try_from(c: Caller) -> Result<Staff, ApiError> {
+        match c.principal {
+            Principal::Staff(p) => Ok(Staff {
+                principal: p,
+                session_id: c.session_id,
+                request_id: c.request_id,
+                device: c.device,
+            }),
+            Principal::Customer(_) => Err(ApiError::Forbidden("staff only".into())),
+        }
+    }
+}
+
 impl FromRequest for Staff {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = Caller::from_request(req, payload);
-        Box::pin(async move {
-            let c = caller.await?;
-            match c.principal {
-                Principal::Staff(p) => Ok(Staff {
-                    principal: p,
-                    session_id: c.session_id,
-                    request_id: c.request_id,
-                    device: c.device,
-                }),
-                Principal::Customer(_) => Err(ApiError::Forbidden("staff only".into())),
-            }
+        Box::pin(async move { Staff::try_from(caller.await?) })
+    }
+}
+
+/// A staff (or card terminal) token checked but not yet looked up: the handler resolves it
+/// with [`AppState::db_write_as_staff`] on the connection its own work uses. For the payment hot
+/// path, where a second trip to the blocking pool and a second pooled connection cost more
+/// than the work itself.
+pub struct StaffToken(CallerToken);
+
+impl FromRequest for StaffToken {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(CallerToken::from_request(req).map(StaffToken))
+    }
+}
+
+impl AppState {
+    /// As [`AppState::db_write`], for a handler taking a [`StaffToken`]: resolves the caller
+    /// first, on the same connection, then runs `f`. Errors as the [`Staff`] extractor would
+    /// (401, 403 for a customer) come before anything `f` does.
+    pub async fn db_write_as_staff<T, F>(&self, token: StaffToken, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Staff, &mut dms_db::DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.db_write(move |conn| {
+            let staff = Staff::try_from(token.0.resolve(conn)?)?;
+            f(staff, conn)
         })
+        .await
     }
 }
 

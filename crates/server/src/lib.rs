@@ -42,6 +42,9 @@ pub struct AppState {
     pub spec_json: String,
     pub membership: membership::DomainState,
     pub crm: crm::DomainState,
+    /// SQLite only: the group-commit writer the payment hot path goes through
+    /// ([`AppState::db_write`]).
+    pub sqlite_writer: Option<dms_db::SqliteWriter>,
 }
 
 impl AppState {
@@ -69,7 +72,15 @@ impl AppState {
                 _ => (None, None),
             };
         let spec = openapi();
+        let sqlite_writer = match dms_db::Engine::from_url(&config.database_url) {
+            Ok(dms_db::Engine::Sqlite) => Some(
+                dms_db::SqliteWriter::start(&config.database_url, SQLITE_WRITE_BATCH)
+                    .map_err(|e| e.to_string())?,
+            ),
+            _ => None,
+        };
         Ok(AppState {
+            sqlite_writer,
             membership: membership::DomainState::new(&config.membership)?,
             crm: crm::DomainState::new(&config.crm)?,
             pool,
@@ -83,6 +94,39 @@ impl AppState {
             spec_json: spec.to_pretty_json().map_err(|e| e.to_string())?,
             config,
         })
+    }
+
+    /// As [`AppState::db`], for a write on the payment hot path. On SQLite it goes through the
+    /// group-commit writer: it shares one transaction, and one fsync, with the payments that
+    /// arrived with it, and is answered once that transaction is committed. `f` must write
+    /// through the domain crates' transactions (which become savepoints there), so that its
+    /// failure undoes only its own work. On PostgreSQL, which commits concurrent transactions
+    /// in parallel, it is [`AppState::db`].
+    pub async fn db_write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Some(writer) = &self.sqlite_writer else {
+            return self.db(f).await;
+        };
+        let (answer, answered) = futures_channel::oneshot::channel();
+        let queued = writer.submit(Box::new(move |conn: &mut DbConnection| {
+            let result = f(conn);
+            Box::new(move |commit: Result<(), dms_db::DbError>| {
+                let _ = answer.send(match commit {
+                    Ok(()) => result,
+                    // Nothing of the batch was saved: an error stays that error.
+                    Err(e) => result.and(Err(ApiError::Unavailable(format!("{e}; try again")))),
+                });
+            }) as dms_db::Completion
+        }));
+        if !queued {
+            return Err(ApiError::Unavailable("database writer stopped".into()));
+        }
+        answered
+            .await
+            .map_err(|_| ApiError::Unavailable("the write was not saved; try again".into()))?
     }
 
     /// Runs blocking database work on the blocking pool, with a pooled connection.
@@ -99,6 +143,9 @@ impl AppState {
         .await?
     }
 }
+
+/// How many payments at most share one SQLite commit.
+const SQLITE_WRITE_BATCH: usize = 32;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -4,7 +4,7 @@
 //! a 422 `idempotency_key_reused`.
 
 use super::dto::{self, body_id, replayable};
-use crate::auth::Staff;
+use crate::auth::{Staff, StaffToken};
 use crate::error::ApiError;
 use crate::extract::{page_request, path_id, Body, IdempotencyKey, QueryParams};
 use crate::AppState;
@@ -141,46 +141,49 @@ pub async fn quote(
 #[post("/checkouts")]
 pub async fn checkout(
     state: web::Data<AppState>,
-    staff: Staff,
+    token: StaffToken,
     key: IdempotencyKey,
     body: Body<CheckoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = staff.require(Permission::MembershipCheckout)?;
     let b = body.0;
-    let store_id = body_id("store_id", &b.store_id)?;
-    staff.check_card(&b.card_id, b.terminal_id.as_deref())?;
-    staff.require_pin(b.pin.is_some())?;
-    let perms = m::CheckoutPermissions {
-        may_override_discount: may_override(&staff, &store_id),
-    };
-    if b.discount_override.is_some() && !perms.may_override_discount {
-        return Err(ApiError::Forbidden(format!(
-            "a discount override requires permission {}",
-            Permission::MembershipOverride
-        )));
-    }
-    let pin = match &b.pin {
-        Some(p) => Some((state.membership.pin_policy()?, m::Pin::new(p)?)),
-        None => None,
-    };
-    let req = m::CheckoutRequest {
-        card_id: body_id("card_id", &b.card_id)?,
-        store_id,
-        terminal_id: staff.terminal_id(b.terminal_id.as_deref()),
-        lines: dto::lines_in(&b.lines)?,
-        coupon_ids: b
-            .coupon_ids
-            .iter()
-            .enumerate()
-            .map(|(i, c)| body_id(&format!("coupon_ids[{i}]"), c))
-            .collect::<Result<_, _>>()?,
-        redeem_points: b.redeem_points,
-        tenders: dto::tenders_in(&b.tenders)?,
-        discount_override: dto::override_in(b.discount_override.as_ref())?,
-    };
-    let actor = staff.actor();
+    let pin_policy = b.pin.as_ref().map(|_| state.membership.pin_policy());
+    // The caller is looked up on the connection the payment uses: one trip to the blocking
+    // pool per checkout (on SQLite, to the group-commit writer).
     let r = state
-        .db(move |c| {
+        .db_write_as_staff(token, move |staff, c| {
+            let scope = staff.require(Permission::MembershipCheckout)?;
+            let store_id = body_id("store_id", &b.store_id)?;
+            staff.check_card(&b.card_id, b.terminal_id.as_deref())?;
+            staff.require_pin(b.pin.is_some())?;
+            let perms = m::CheckoutPermissions {
+                may_override_discount: may_override(&staff, &store_id),
+            };
+            if b.discount_override.is_some() && !perms.may_override_discount {
+                return Err(ApiError::Forbidden(format!(
+                    "a discount override requires permission {}",
+                    Permission::MembershipOverride
+                )));
+            }
+            let pin = match (pin_policy, &b.pin) {
+                (Some(policy), Some(p)) => Some((policy?, m::Pin::new(p)?)),
+                _ => None,
+            };
+            let req = m::CheckoutRequest {
+                card_id: body_id("card_id", &b.card_id)?,
+                store_id,
+                terminal_id: staff.terminal_id(b.terminal_id.as_deref()),
+                lines: dto::lines_in(&b.lines)?,
+                coupon_ids: b
+                    .coupon_ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| body_id(&format!("coupon_ids[{i}]"), c))
+                    .collect::<Result<_, _>>()?,
+                redeem_points: b.redeem_points,
+                tenders: dto::tenders_in(&b.tenders)?,
+                discount_override: dto::override_in(b.discount_override.as_ref())?,
+            };
+            let actor = staff.actor();
             Ok(match &pin {
                 Some((policy, pin)) => m::checkout_with_pin(
                     c,
