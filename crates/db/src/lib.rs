@@ -9,6 +9,8 @@
 //! * [`write_tx`] is the one way domain code writes: `BEGIN IMMEDIATE` on SQLite (the write lock
 //!   is taken up front, so two writers never deadlock on lock upgrade) and `SERIALIZABLE` on
 //!   PostgreSQL, retried on serialization failure, deadlock and busy.
+//! * [`SqliteWriter`] is SQLite's group commit: payments queued together share one transaction
+//!   and one fsync on one long-lived connection, each in its own savepoint.
 //!
 //! Money columns are `BIGINT` fen (`i64`) on both engines and become `dms_core::Money` at the
 //! crate edges: integers are exact on both engines, need no custom SQL types under

@@ -510,7 +510,12 @@ pub fn checkout(
                 .filter(|t| matches!(t, Tender::Bonus(_)))
                 .map(|t| t.amount().fen())
                 .sum();
-            let lots = spendable_lots(c, &card.id, now)?;
+            // The card's bonus balance is the sum of its lots: none to read when it is zero.
+            let lots = if card.bonus_fen > 0 {
+                spendable_lots(c, &card.id, now)?
+            } else {
+                Vec::new()
+            };
             let bonus_avail: i64 = lots.iter().map(|(_, r)| r).sum();
             if bonus_only > bonus_avail {
                 return Err(MembershipError::InsufficientBalance {

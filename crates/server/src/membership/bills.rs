@@ -245,7 +245,7 @@ pub async fn pay_bill(
     };
     let actor = staff.actor();
     let r = state
-        .db(move |c| {
+        .db_write(move |c| {
             Ok(bills::pay_bill(
                 c,
                 &actor,

@@ -54,7 +54,7 @@ pub async fn top_up(
     };
     let actor = staff.actor();
     let r = state
-        .db(move |c| Ok(m::top_up(c, &actor, &scope, &SystemClock, &key.0, &req)?))
+        .db_write(move |c| Ok(m::top_up(c, &actor, &scope, &SystemClock, &key.0, &req)?))
         .await?;
     Ok(replayable(StatusCode::CREATED, r, dto::top_up_dto))
 }
