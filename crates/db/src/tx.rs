@@ -234,6 +234,7 @@ impl SqliteWriter {
             ));
         }
         let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
+        let url = url.to_string();
         std::thread::Builder::new()
             .name("dms-sqlite-writer".into())
             .spawn(move || {
@@ -245,7 +246,15 @@ impl SqliteWriter {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&mut conn, batch);
+                    if run_batch(&mut conn, batch).is_err() {
+                        // A job panicked, possibly inside one of its savepoints, or the batch
+                        // could not begin: a fresh connection is the one state known to be
+                        // clean (closing the old one rolls back whatever it still had open).
+                        match crate::connection::establish(&url) {
+                            Ok(fresh) => conn = fresh,
+                            Err(e) => log::error!("SQLite writer cannot reconnect: {e}"),
+                        }
+                    }
                 }
             })
             .map_err(|e| DbError::NotSaved(format!("cannot start the SQLite writer: {e}")))?;
@@ -258,14 +267,16 @@ impl SqliteWriter {
     }
 }
 
-fn run_batch(conn: &mut DbConnection, batch: Vec<WriteJob>) {
+/// Runs one batch; `Err` when the connection should be replaced: a job panicked (the batch
+/// was rolled back) or the transaction could not begin (nothing ran).
+fn run_batch(conn: &mut DbConnection, batch: Vec<WriteJob>) -> Result<(), ()> {
     use std::panic::{catch_unwind, AssertUnwindSafe};
     let turn = SQLITE_WRITER.try_lock_for(Duration::from_secs(10));
     if let Err(e) = begin(conn, Mode::Write) {
         drop(turn);
         // Unrun jobs are dropped: their callers see the writer's answer channel close.
         log::error!("SQLite writer could not begin a transaction: {e}");
-        return;
+        return Err(());
     }
     let mut done: Vec<Completion> = Vec::with_capacity(batch.len());
     let mut panicked = false;
@@ -293,5 +304,10 @@ fn run_batch(conn: &mut DbConnection, batch: Vec<WriteJob>) {
             Ok(()) => Ok(()),
             Err(e) => Err(DbError::NotSaved(e.to_string())),
         });
+    }
+    if panicked {
+        Err(())
+    } else {
+        Ok(())
     }
 }

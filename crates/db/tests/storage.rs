@@ -263,7 +263,24 @@ fn sqlite_group_commit_writer() {
     // A panic in a batch: nothing of that batch is saved and every job of it is told so.
     let (tx, rx) = mpsc::channel();
     let ok_job = job("P01".into(), false, tx.clone());
-    let panicking: dms_db::WriteJob = Box::new(|_c: &mut DbConnection| panic!("a bug in a job"));
+    // It panics half-way through its own transaction, inside a savepoint.
+    let group_of_panic = group.clone();
+    let panicking: dms_db::WriteJob = Box::new(move |c: &mut DbConnection| {
+        let _: Result<(), diesel::result::Error> = write_tx(c, |c| {
+            diesel::insert_into(stores::table)
+                .values((
+                    stores::id.eq(dms_core::new_id()),
+                    stores::group_id.eq(&group_of_panic),
+                    stores::code.eq("P99"),
+                    stores::name.eq("门店"),
+                    stores::created_at.eq(now()),
+                    stores::updated_at.eq(now()),
+                ))
+                .execute(c)?;
+            panic!("a bug in a job");
+        });
+        unreachable!()
+    });
     // Queued back to back, so they share a batch unless the writer is idle in between: either
     // way the panicking job's batch saves nothing, and the writer keeps working.
     assert!(writer.submit(ok_job));
