@@ -234,12 +234,7 @@ pub async fn pay_bill(
         bill_id: path_id(&id, "bill")?,
         card_id: body_id("card_id", &b.card_id)?,
         terminal_id: staff.terminal_id(b.terminal_id.as_deref()),
-        coupon_ids: b
-            .coupon_ids
-            .iter()
-            .enumerate()
-            .map(|(i, c)| body_id(&format!("coupon_ids[{i}]"), c))
-            .collect::<Result<_, _>>()?,
+        coupon_ids: dto::coupon_ids_in(&b.coupon_ids)?,
         redeem_points: b.redeem_points,
         tenders: dto::tenders_in(&b.tenders)?,
     };

@@ -268,6 +268,14 @@ pub fn override_in(
     .transpose()
 }
 
+/// The body's `coupon_ids`, each checked as an id (the error names its index).
+pub fn coupon_ids_in(ids: &[String]) -> Result<Vec<String>, ApiError> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, c)| body_id(&format!("coupon_ids[{i}]"), c))
+        .collect()
+}
+
 pub fn tenders_in(t: &[api::TenderDto]) -> Result<Vec<m::Tender>, ApiError> {
     t.iter()
         .enumerate()

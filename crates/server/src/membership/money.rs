@@ -105,12 +105,7 @@ pub async fn quote(
         store_id,
         terminal_id: None,
         lines: dto::lines_in(&b.lines)?,
-        coupon_ids: b
-            .coupon_ids
-            .iter()
-            .enumerate()
-            .map(|(i, c)| body_id(&format!("coupon_ids[{i}]"), c))
-            .collect::<Result<_, _>>()?,
+        coupon_ids: dto::coupon_ids_in(&b.coupon_ids)?,
         redeem_points: b.redeem_points,
         tenders: vec![],
         discount_override: dto::override_in(b.discount_override.as_ref())?,
@@ -173,12 +168,7 @@ pub async fn checkout(
                 store_id,
                 terminal_id: staff.terminal_id(b.terminal_id.as_deref()),
                 lines: dto::lines_in(&b.lines)?,
-                coupon_ids: b
-                    .coupon_ids
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| body_id(&format!("coupon_ids[{i}]"), c))
-                    .collect::<Result<_, _>>()?,
+                coupon_ids: dto::coupon_ids_in(&b.coupon_ids)?,
                 redeem_points: b.redeem_points,
                 tenders: dto::tenders_in(&b.tenders)?,
                 discount_override: dto::override_in(b.discount_override.as_ref())?,
