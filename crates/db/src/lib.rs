@@ -29,9 +29,7 @@ pub use connection::{
     connect_pool, establish, migrate, DbConnection, DbManager, DbPool, Engine, PooledConn,
 };
 pub use error::{is_retryable, is_unique_violation, DbError};
-pub use tx::{
-    lock_rows, read_tx, write_tx, write_tx_lock_first, Completion, SqliteWriter, TxError, WriteJob,
-};
+pub use tx::{read_tx, write_tx, write_tx_lock_first, Completion, SqliteWriter, TxError, WriteJob};
 
 pub use diesel;
 

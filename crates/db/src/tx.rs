@@ -39,7 +39,8 @@ fn depth(conn: &mut DbConnection) -> u32 {
 enum Mode {
     /// PostgreSQL SERIALIZABLE: correct whatever the body reads, at the price of retries.
     Write,
-    /// PostgreSQL READ COMMITTED: the body locks the rows it decides on first ([`lock_rows`]).
+    /// PostgreSQL READ COMMITTED: the body locks the rows it decides on first
+    /// (`SELECT … FOR UPDATE`).
     LockFirst,
     Read,
 }
@@ -156,8 +157,8 @@ where
 }
 
 /// Runs `body` in a write transaction whose first statements lock the rows it decides on
-/// ([`lock_rows`]): `BEGIN IMMEDIATE` on SQLite as [`write_tx`], `READ COMMITTED` on
-/// PostgreSQL. Once the body holds the locks of a card and its member, every later statement
+/// (`SELECT … FOR UPDATE` on PostgreSQL): `BEGIN IMMEDIATE` on SQLite as [`write_tx`],
+/// `READ COMMITTED` on PostgreSQL. Once the body holds the locks of a card and its member, every later statement
 /// sees the latest committed state of what they own, and concurrent payments on the same card
 /// queue on the lock instead of failing and retrying as under SERIALIZABLE; a second write of
 /// a row somebody else changed meanwhile is guarded by the constraints (balances never
@@ -170,25 +171,6 @@ where
     F: FnMut(&mut DbConnection) -> Result<T, E>,
 {
     run(conn, Mode::LockFirst, body)
-}
-
-/// Locks rows for the rest of a [`write_tx_lock_first`] transaction: `sql` is a `SELECT …
-/// FOR UPDATE` with one text parameter (`$1`). SQLite's write transaction already excludes
-/// every other writer, so there it does nothing. Returns whether a row was found (always
-/// `true` on SQLite).
-pub fn lock_rows(
-    conn: &mut DbConnection,
-    sql: &'static str,
-    id: &str,
-) -> Result<bool, DieselError> {
-    use diesel::RunQueryDsl;
-    match conn {
-        DbConnection::Sqlite(_) => Ok(true),
-        DbConnection::Pg(c) => Ok(diesel::sql_query(sql)
-            .bind::<diesel::sql_types::Text, _>(id)
-            .execute(c)?
-            > 0),
-    }
 }
 
 /// Runs `body` in a read transaction that sees one consistent snapshot.
