@@ -59,11 +59,26 @@ pub async fn top_up(
     Ok(replayable(StatusCode::CREATED, r, dto::top_up_dto))
 }
 
-fn may_override(staff: &Staff, store_id: &str) -> bool {
-    staff
+/// What the caller may do at a checkout in the store; 403 when the body asks for a discount
+/// override the caller may not give.
+fn checkout_permissions(
+    staff: &Staff,
+    store_id: &str,
+    wants_override: bool,
+) -> Result<m::CheckoutPermissions, ApiError> {
+    let may_override_discount = staff
         .principal
         .scope(Permission::MembershipOverride)
-        .allows(store_id)
+        .allows(store_id);
+    if wants_override && !may_override_discount {
+        return Err(ApiError::Forbidden(format!(
+            "a discount override requires permission {}",
+            Permission::MembershipOverride
+        )));
+    }
+    Ok(m::CheckoutPermissions {
+        may_override_discount,
+    })
 }
 
 /// Prices a basket without moving anything.
@@ -91,15 +106,7 @@ pub async fn quote(
     let b = body.0;
     let store_id = body_id("store_id", &b.store_id)?;
     staff.check_card(&b.card_id, None)?;
-    let perms = m::CheckoutPermissions {
-        may_override_discount: may_override(&staff, &store_id),
-    };
-    if b.discount_override.is_some() && !perms.may_override_discount {
-        return Err(ApiError::Forbidden(format!(
-            "a discount override requires permission {}",
-            Permission::MembershipOverride
-        )));
-    }
+    let perms = checkout_permissions(&staff, &store_id, b.discount_override.is_some())?;
     let req = m::CheckoutRequest {
         card_id: body_id("card_id", &b.card_id)?,
         store_id,
@@ -150,15 +157,7 @@ pub async fn checkout(
             let store_id = body_id("store_id", &b.store_id)?;
             staff.check_card(&b.card_id, b.terminal_id.as_deref())?;
             staff.require_pin(b.pin.is_some())?;
-            let perms = m::CheckoutPermissions {
-                may_override_discount: may_override(&staff, &store_id),
-            };
-            if b.discount_override.is_some() && !perms.may_override_discount {
-                return Err(ApiError::Forbidden(format!(
-                    "a discount override requires permission {}",
-                    Permission::MembershipOverride
-                )));
-            }
+            let perms = checkout_permissions(&staff, &store_id, b.discount_override.is_some())?;
             let pin = match (pin_policy, &b.pin) {
                 (Some(policy), Some(p)) => Some((policy?, m::Pin::new(p)?)),
                 _ => None,
