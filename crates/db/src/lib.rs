@@ -11,6 +11,7 @@
 //!   PostgreSQL, retried on serialization failure, deadlock and busy.
 //! * [`SqliteWriter`] is SQLite's group commit: payments queued together share one transaction
 //!   and one fsync on one long-lived connection, each in its own savepoint.
+//! * [`Rows`] writes many rows of one table in one statement on PostgreSQL (unnested arrays).
 //!
 //! Money columns are `BIGINT` fen (`i64`) on both engines and become `dms_core::Money` at the
 //! crate edges: integers are exact on both engines, need no custom SQL types under
@@ -21,6 +22,7 @@ pub mod schema;
 mod backup;
 mod connection;
 mod error;
+pub mod rows;
 pub mod testing;
 mod tx;
 
@@ -29,6 +31,7 @@ pub use connection::{
     connect_pool, establish, migrate, DbConnection, DbManager, DbPool, Engine, PooledConn,
 };
 pub use error::{is_retryable, is_unique_violation, DbError};
+pub use rows::{ColumnType, Rows, Value};
 pub use tx::{read_tx, write_tx, write_tx_lock_first, Completion, SqliteWriter, TxError, WriteJob};
 
 pub use diesel;

@@ -52,22 +52,64 @@ pub struct NewAudit<'a> {
 }
 
 pub fn record_audit(conn: &mut DbConnection, actor: &Actor, entry: NewAudit<'_>) -> Result<()> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::id.eq(dms_core::new_id()),
-            audit_log::occurred_at.eq(dms_db::to_db_time(chrono::Utc::now())),
-            audit_log::actor_kind.eq(actor.kind),
-            audit_log::actor_id.eq(actor.id.as_deref()),
-            audit_log::actor_name.eq(&actor.name),
-            audit_log::store_id.eq(entry.store_id),
-            audit_log::action.eq(entry.action),
-            audit_log::entity.eq(entry.entity),
-            audit_log::entity_id.eq(entry.entity_id),
-            audit_log::detail.eq(entry.detail.to_string()),
-            audit_log::request_id.eq(actor.request_id.as_deref()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    let mut rows = AuditRows::default();
+    rows.push(actor, entry);
+    rows.write(conn)
+}
+
+/// Audit entries gathered to be written in one statement (a batch of payments, each audited).
+#[derive(Debug, Clone)]
+pub struct AuditRows(dms_db::Rows);
+
+const AUDIT_COLUMNS: &[(&str, dms_db::ColumnType)] = {
+    use dms_db::ColumnType::{NullableText, Text, Timestamp};
+    &[
+        ("id", Text),
+        ("occurred_at", Timestamp),
+        ("actor_kind", Text),
+        ("actor_id", NullableText),
+        ("actor_name", Text),
+        ("store_id", NullableText),
+        ("action", Text),
+        ("entity", Text),
+        ("entity_id", Text),
+        ("detail", Text),
+        ("request_id", NullableText),
+    ]
+};
+
+impl Default for AuditRows {
+    fn default() -> AuditRows {
+        AuditRows(dms_db::Rows::new("audit_log", AUDIT_COLUMNS))
+    }
+}
+
+impl AuditRows {
+    pub fn push(&mut self, actor: &Actor, entry: NewAudit<'_>) {
+        self.0.push(vec![
+            dms_core::new_id().into(),
+            dms_db::to_db_time(chrono::Utc::now()).into(),
+            actor.kind.into(),
+            actor.id.clone().into(),
+            actor.name.as_str().into(),
+            entry.store_id.into(),
+            entry.action.into(),
+            entry.entity.into(),
+            entry.entity_id.into(),
+            entry.detail.to_string().into(),
+            actor.request_id.clone().into(),
+        ]);
+    }
+
+    /// Moves `other`'s entries after these.
+    pub fn append(&mut self, other: AuditRows) {
+        self.0.append(other.0);
+    }
+
+    pub fn write(&self, conn: &mut DbConnection) -> Result<()> {
+        self.0.insert(conn)?;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default, Clone)]

@@ -15,7 +15,7 @@ mod sessions;
 mod staff;
 mod stores;
 
-pub use audit::{list_audit, record_audit, Actor, AuditEntry, AuditFilter, NewAudit};
+pub use audit::{list_audit, record_audit, Actor, AuditEntry, AuditFilter, AuditRows, NewAudit};
 pub use customers::{
     create_customer, get_customer, list_customers, request_login_code, request_login_code_for,
     verify_login_code, verify_login_code_for, CodeRequest, Customer, FileCodeSender,

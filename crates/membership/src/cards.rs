@@ -129,29 +129,27 @@ pub(crate) fn scoped_card(conn: &mut DbConnection, scope: &StoreScope, id: &str)
     }
 }
 
-/// Locks a card and its member until the end of a lock-first transaction
-/// (`dms_db::write_tx_lock_first`) and reads both, in one statement, before anything else
-/// about them is read. SQLite's write transaction already excludes every other writer, so
-/// there it only reads. `None` for an unknown card (nothing locked; the body reports it).
-pub(crate) fn lock_card_and_member(
+/// Locks the cards and their members for a batch of payments and reads them, in one
+/// statement (`SELECT … FOR UPDATE` in card order on PostgreSQL, so two batches lock in the
+/// same order; SQLite's writer lock is already held). Unknown cards are simply absent.
+pub(crate) fn lock_cards_and_members(
     conn: &mut DbConnection,
-    card_id: &str,
-) -> Result<Option<(Card, Member)>> {
+    card_ids: &[&str],
+) -> Result<Vec<(Card, Member)>> {
     let q = || {
         mem_cards::table
             .inner_join(mem_members::table)
-            .filter(mem_cards::id.eq(card_id))
+            .filter(mem_cards::id.eq_any(card_ids.to_vec()))
+            .order(mem_cards::id)
     };
     Ok(match conn {
         DbConnection::Pg(c) => q()
             .select((Card::as_select(), Member::as_select()))
             .for_update()
-            .first(c)
-            .optional()?,
+            .load(c)?,
         DbConnection::Sqlite(c) => q()
             .select((Card::as_select(), Member::as_select()))
-            .first(c)
-            .optional()?,
+            .load(c)?,
     })
 }
 

@@ -10,25 +10,29 @@
 //! earned per line are net × ratio × (share of the bill not paid with points), rounded down to a
 //! whole point.
 
-use crate::cards::{check_usable, load_card, mask_card_no, usable_card};
+use crate::cards::{check_usable, load_card, mask_card_no, usable_card, Card};
 use crate::config::{effective_config, store_config, Category, ProgrammeConfig};
 use crate::coupons::{mark_used, restore_for_checkout, usable_coupon, CouponTemplate};
 use crate::error::{MembershipError, Result};
-use crate::idempotency::{run_idempotent, run_idempotent_locked, Replayable};
-use crate::ledger::{
-    post_points, post_sv, reverse_points, reverse_sv, PointsLeg, PointsTxn, SvTxn, REDEEMABLE, TIER,
+use crate::idempotency::{
+    fingerprint, principal_of, replay, run_idempotent, stored_answers, Answers, Replayable,
 };
-use crate::members::load_member;
+use crate::ledger::{
+    reverse_points, reverse_sv, PointsLeg, PointsTxn, Postings, SvTxn, REDEEMABLE, TIER,
+};
+use crate::members::{load_member, Member};
 use crate::schema::{mem_checkouts, mem_qualifying_events};
 use crate::stored_value::{spend_legs_from, spendable_lots, split_by_order};
 use crate::util::{audit, now_db};
 use diesel::prelude::*;
 use dms_core::{Clock, Money, StoreScope};
-use dms_db::DbConnection;
+use dms_db::{ColumnType, DbConnection, Rows};
 use dms_identity::Actor;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 const MAX_LINES: usize = 200;
 
@@ -422,6 +426,17 @@ fn check_override(req: &CheckoutRequest, perms: CheckoutPermissions) -> Result<(
     Ok(())
 }
 
+/// One checkout of a batch: who asks, under which idempotency key, for what, and what the
+/// caller was found to be allowed.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutJob<'a> {
+    pub actor: &'a Actor,
+    pub scope: &'a StoreScope,
+    pub idempotency_key: &'a str,
+    pub request: &'a CheckoutRequest,
+    pub perms: CheckoutPermissions,
+}
+
 /// 会员消费: prices, settles and records one checkout.
 pub fn checkout(
     conn: &mut DbConnection,
@@ -432,8 +447,100 @@ pub fn checkout(
     req: &CheckoutRequest,
     perms: CheckoutPermissions,
 ) -> Result<Replayable<Receipt>> {
-    check_override(req, perms)?;
-    if !scope.allows(&req.store_id) {
+    let job = CheckoutJob {
+        actor,
+        scope,
+        idempotency_key,
+        request: req,
+        perms,
+    };
+    checkout_batch(conn, clock, &[job])
+        .pop()
+        .unwrap_or_else(|| Err(MembershipError::Internal("checkout not settled".into())))
+}
+
+/// Settles several checkouts together, as the server does with the ones that arrive at the
+/// same moment: one transaction, their cards and members locked and read in one statement,
+/// their keys looked up in one, and what they write gathered into one statement per table.
+/// Each job's answer (in the order given) is what it would have been on its own, settled in
+/// that order: a refused checkout moves nothing and holds nobody back, a card paying twice
+/// pays from what the first left, and a key given twice is one effect (the second replays).
+/// If writing fails, each job is settled again on its own, so that only the job at fault
+/// sees the error.
+pub fn checkout_batch(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    jobs: &[CheckoutJob<'_>],
+) -> Vec<Result<Replayable<Receipt>>> {
+    let now = now_db(clock);
+    let mut answers: Vec<Option<Result<Replayable<Receipt>>>> = Vec::with_capacity(jobs.len());
+    let mut keys: Vec<(String, String)> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match precheck(job) {
+            Ok(k) => {
+                keys.push(k);
+                answers.push(None);
+            }
+            Err(e) => {
+                keys.push(Default::default());
+                answers.push(Some(Err(e)));
+            }
+        }
+    }
+    let todo: Vec<usize> = (0..jobs.len()).filter(|i| answers[*i].is_none()).collect();
+    if todo.is_empty() {
+        return answers.into_iter().flatten().collect();
+    }
+    let settled = crate::util::write_lock_first(conn, |c| {
+        let mut out = Vec::with_capacity(todo.len());
+        let mut left = todo.clone();
+        while !left.is_empty() {
+            // A key given twice waits for the next round, which finds the first one's answer.
+            let mut seen = HashSet::new();
+            let mut later = Vec::new();
+            let round: Vec<usize> = left
+                .into_iter()
+                .filter(|i| {
+                    let fresh = seen.insert((&keys[*i].0, jobs[*i].idempotency_key));
+                    if !fresh {
+                        later.push(*i);
+                    }
+                    fresh
+                })
+                .collect();
+            settle_round(c, now, clock, jobs, &keys, &round, &mut out)?;
+            left = later;
+        }
+        Ok(out)
+    });
+    match settled {
+        Ok(out) => {
+            for (i, r) in out {
+                answers[i] = Some(r);
+            }
+        }
+        Err(e) if todo.len() == 1 => answers[todo[0]] = Some(Err(e)),
+        Err(e) => {
+            log::warn!(
+                "a batch of {} checkouts could not be written ({e}); settling each alone",
+                todo.len()
+            );
+            for i in todo {
+                answers[i] = checkout_batch(conn, clock, &jobs[i..=i]).pop();
+            }
+        }
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(MembershipError::Internal("checkout not settled".into()))))
+        .collect()
+}
+
+/// What can be refused before anything is read; the job's (principal, fingerprint).
+fn precheck(job: &CheckoutJob<'_>) -> Result<(String, String)> {
+    let req = job.request;
+    check_override(req, job.perms)?;
+    if !job.scope.allows(&req.store_id) {
         return Err(MembershipError::NotFound("store"));
     }
     for t in &req.tenders {
@@ -446,239 +553,432 @@ pub fn checkout(
             "a coupon appears twice",
         ));
     }
-    let now = now_db(clock);
-    let lock = |c: &mut DbConnection| crate::cards::lock_card_and_member(c, &req.card_id);
-    run_idempotent_locked(
-        conn,
-        actor,
-        idempotency_key,
-        "checkout",
-        req,
-        now,
-        lock,
-        |c, locked| {
-            let cfg = store_config(c, &req.store_id)?;
-            let (card, member) = match locked {
-                Some((card, member)) if scope.allows(&card.store_id) => (card, member),
-                _ => return Err(MembershipError::NotFound("card")),
-            };
-            let card = check_usable(card, now)?;
-            let coupons = req
-                .coupon_ids
-                .iter()
-                .map(|id| {
-                    usable_coupon(c, id, &member.id, &req.store_id, now).map(|(cp, t)| (cp.id, t))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let basket = price_basket(
-                &cfg,
-                &applicable_tier(&cfg, &member, now),
-                &req.lines,
-                req.discount_override.as_ref(),
-                &coupons,
-                req.redeem_points,
-            )?;
-            let tendered: i64 = req.tenders.iter().map(|t| t.amount().fen()).sum();
-            if tendered + basket.points_value.fen() != basket.member_pays.fen() {
-                return Err(MembershipError::invalid(
-                    "tenders",
-                    format!(
-                        "tenders and points come to {}, the member pays {}",
-                        Money::from_fen(tendered + basket.points_value.fen()),
-                        basket.member_pays
-                    ),
+    crate::idempotency::check_key(job.idempotency_key)?;
+    Ok((principal_of(job.actor), fingerprint("checkout", req)?))
+}
+
+/// What the checkouts of one round have read and changed so far, so that each is settled on
+/// what the ones before it left.
+#[derive(Default)]
+struct RoundState {
+    cards: HashMap<String, Card>,
+    members: HashMap<String, Member>,
+    configs: HashMap<String, Rc<ProgrammeConfig>>,
+    /// card -> its spendable bonus lots (id, remaining), read once.
+    lots: HashMap<String, Vec<(String, i64)>>,
+    used_coupons: HashSet<String>,
+}
+
+/// Settles jobs with distinct keys; pushes (job, answer) to `out`. `Err` only when the
+/// database failed, which undoes the whole transaction.
+#[allow(clippy::too_many_arguments)] // the batch's context, passed down as it is
+fn settle_round(
+    c: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    clock: &dyn Clock,
+    jobs: &[CheckoutJob<'_>],
+    keys: &[(String, String)],
+    round: &[usize],
+    out: &mut Vec<(usize, Result<Replayable<Receipt>>)>,
+) -> Result<()> {
+    let card_ids: Vec<&str> = round
+        .iter()
+        .map(|i| jobs[*i].request.card_id.as_str())
+        .collect();
+    let mut st = RoundState::default();
+    for (card, member) in crate::cards::lock_cards_and_members(c, &card_ids)? {
+        st.members.insert(member.id.clone(), member);
+        st.cards.insert(card.id.clone(), card);
+    }
+    let wanted: Vec<(&str, &str)> = round
+        .iter()
+        .map(|i| (keys[*i].0.as_str(), jobs[*i].idempotency_key))
+        .collect();
+    let stored = stored_answers(c, &wanted)?;
+    let mut writes = Writes::default();
+    for &i in round {
+        let (job, (principal, fp)) = (&jobs[i], &keys[i]);
+        if let Some(s) = stored.get(&(principal.clone(), job.idempotency_key.to_string())) {
+            out.push((i, replay(s, "checkout", fp)));
+            continue;
+        }
+        let mut mine = Writes::default();
+        match plan(c, now, clock, job, (principal, fp), &mut st, &mut mine) {
+            Ok(receipt) => {
+                writes.append(mine);
+                out.push((
+                    i,
+                    Ok(Replayable {
+                        value: receipt,
+                        replayed: false,
+                    }),
                 ));
             }
-            if req.redeem_points > member.redeemable_points {
-                return Err(MembershipError::InsufficientBalance {
-                    what: "redeemable points",
-                    needed: req.redeem_points.to_string(),
-                    available: member.redeemable_points.to_string(),
-                });
+            // A statement that failed has spoilt the transaction on PostgreSQL.
+            Err(e) if dms_db::TxError::diesel_error(&e).is_some() => return Err(e),
+            Err(e) => out.push((i, Err(e))),
+        }
+    }
+    writes.write(c)
+}
+
+/// Prices and settles one checkout against the round's state: reads what it needs, records
+/// what it writes in `w`, and moves the round's cards, members, lots and coupons on.
+fn plan(
+    c: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    clock: &dyn Clock,
+    job: &CheckoutJob<'_>,
+    (principal, fp): (&str, &str),
+    st: &mut RoundState,
+    w: &mut Writes,
+) -> Result<Receipt> {
+    let (req, actor) = (job.request, job.actor);
+    let cfg = match st.configs.get(&req.store_id) {
+        Some(cfg) => cfg.clone(),
+        None => {
+            let cfg = Rc::new(store_config(c, &req.store_id)?);
+            st.configs.insert(req.store_id.clone(), cfg.clone());
+            cfg
+        }
+    };
+    let card = match st.cards.get(&req.card_id) {
+        Some(card) if job.scope.allows(&card.store_id) => card.clone(),
+        _ => return Err(MembershipError::NotFound("card")),
+    };
+    let member = st
+        .members
+        .get(&card.member_id)
+        .cloned()
+        .ok_or(MembershipError::NotFound("card"))?;
+    let card = check_usable(card, now)?;
+    let coupons = req
+        .coupon_ids
+        .iter()
+        .map(|id| {
+            if st.used_coupons.contains(id) {
+                return Err(MembershipError::conflict("coupons", "coupon is used"));
             }
-            let checkout_id = dms_core::new_id();
-            // Stored value: explicit bonus tenders first, then stored-value tenders in order.
-            let sv: i64 = req
-                .tenders
-                .iter()
-                .filter(|t| matches!(t, Tender::StoredValue(_)))
-                .map(|t| t.amount().fen())
-                .sum();
-            let bonus_only: i64 = req
-                .tenders
-                .iter()
-                .filter(|t| matches!(t, Tender::Bonus(_)))
-                .map(|t| t.amount().fen())
-                .sum();
-            // The card's bonus balance is the sum of its lots: none to read when it is zero.
-            let lots = if card.bonus_fen > 0 {
-                spendable_lots(c, &card.id, now)?
+            usable_coupon(c, id, &member.id, &req.store_id, now).map(|(cp, t)| (cp.id, t))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let basket = price_basket(
+        &cfg,
+        &applicable_tier(&cfg, &member, now),
+        &req.lines,
+        req.discount_override.as_ref(),
+        &coupons,
+        req.redeem_points,
+    )?;
+    let tendered: i64 = req.tenders.iter().map(|t| t.amount().fen()).sum();
+    if tendered + basket.points_value.fen() != basket.member_pays.fen() {
+        return Err(MembershipError::invalid(
+            "tenders",
+            format!(
+                "tenders and points come to {}, the member pays {}",
+                Money::from_fen(tendered + basket.points_value.fen()),
+                basket.member_pays
+            ),
+        ));
+    }
+    if req.redeem_points > member.redeemable_points {
+        return Err(MembershipError::InsufficientBalance {
+            what: "redeemable points",
+            needed: req.redeem_points.to_string(),
+            available: member.redeemable_points.to_string(),
+        });
+    }
+    let checkout_id = dms_core::new_id();
+    // Stored value: explicit bonus tenders first, then stored-value tenders in order.
+    let sv: i64 = req
+        .tenders
+        .iter()
+        .filter(|t| matches!(t, Tender::StoredValue(_)))
+        .map(|t| t.amount().fen())
+        .sum();
+    let bonus_only: i64 = req
+        .tenders
+        .iter()
+        .filter(|t| matches!(t, Tender::Bonus(_)))
+        .map(|t| t.amount().fen())
+        .sum();
+    // The card's bonus balance is the sum of its lots: none to read when it is zero.
+    let lots = if card.bonus_fen > 0 {
+        match st.lots.get(&card.id) {
+            Some(lots) => lots.clone(),
+            None => {
+                let lots = spendable_lots(c, &card.id, now)?;
+                st.lots.insert(card.id.clone(), lots.clone());
+                lots
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let bonus_avail: i64 = lots.iter().map(|(_, r)| r).sum();
+    if bonus_only > bonus_avail {
+        return Err(MembershipError::InsufficientBalance {
+            what: "bonus",
+            needed: Money::from_fen(bonus_only).to_string(),
+            available: Money::from_fen(bonus_avail).to_string(),
+        });
+    }
+    let (p, b) = split_by_order(
+        cfg.bonus_spend_order,
+        sv,
+        card.principal_fen,
+        bonus_avail - bonus_only,
+    )?;
+    let mut spent_lots = Vec::new();
+    let sv_txn = if p + b + bonus_only > 0 {
+        let legs = spend_legs_from(&card, &lots, p, b + bonus_only, "sales")?;
+        spent_lots = legs
+            .iter()
+            .filter_map(|l| l.lot_id.clone().map(|lot| (lot, l.amount)))
+            .collect();
+        Some(w.ledger.sv(
+            actor,
+            now,
+            &SvTxn {
+                store_id: &req.store_id,
+                card_id: &card.id,
+                kind: "checkout",
+                amount_fen: -(p + b + bonus_only),
+                payment_method: None,
+                ref_id: Some(&checkout_id),
+                reverses: None,
+                terminal_id: req.terminal_id.as_deref(),
+                memo: "",
+            },
+            &legs,
+        )?)
+    } else {
+        None
+    };
+    let earned = basket.points_earned;
+    let points_txn = if earned > 0 || req.redeem_points > 0 {
+        let expires = cfg
+            .redeemable_points_valid_days
+            .map(|d| dms_db::to_db_time(clock.now() + chrono::Duration::days(i64::from(d))));
+        let mut earned_leg = PointsLeg::member(REDEEMABLE, earned);
+        earned_leg.expires_at = expires;
+        let legs = vec![
+            PointsLeg::member(REDEEMABLE, -req.redeem_points),
+            PointsLeg::counter(REDEEMABLE, "redeemed", req.redeem_points),
+            earned_leg,
+            PointsLeg::counter(REDEEMABLE, "earned", -earned),
+            PointsLeg::member(TIER, earned),
+            PointsLeg::counter(TIER, "earned", -earned),
+        ];
+        Some(w.ledger.points(
+            actor,
+            now,
+            &PointsTxn {
+                store_id: &req.store_id,
+                member_id: &member.id,
+                kind: "checkout",
+                reason: "",
+                ref_id: Some(&checkout_id),
+                reverses: None,
+            },
+            &legs,
+        )?)
+    } else {
+        None
+    };
+    w.coupons_used.extend(
+        coupons
+            .iter()
+            .map(|(id, _)| (id.clone(), checkout_id.clone(), now)),
+    );
+    // A repair (labour and parts the member pays) is a qualifying event for upgrades.
+    let repair: i64 = basket
+        .lines
+        .iter()
+        .filter(|l| !l.insurer_paid && matches!(l.category, Category::Labour | Category::Parts))
+        .map(|l| l.net.fen())
+        .sum();
+    if repair > 0 {
+        w.qualifying.push(vec![
+            dms_core::new_id().into(),
+            req.store_id.as_str().into(),
+            member.id.as_str().into(),
+            "repair".into(),
+            repair.into(),
+            Some(checkout_id.as_str()).into(),
+            now.into(),
+        ]);
+    }
+    // The card and member are locked (or SQLite's writer lock is held), and the round's
+    // state holds what earlier checkouts of the batch moved: the balances after are those
+    // less what this checkout moves.
+    let principal_after = Money::from_fen(card.principal_fen - p);
+    let bonus_after = Money::from_fen(card.bonus_fen - (b + bonus_only));
+    let tier_points_after = member.tier_points + earned;
+    let redeemable_points_after = member.redeemable_points - req.redeem_points + earned;
+    let receipt = Receipt {
+        checkout_id: checkout_id.clone(),
+        store_id: req.store_id.clone(),
+        member_id: member.id.clone(),
+        terminal_id: req.terminal_id.clone(),
+        at: now,
+        cashier: actor.name.clone(),
+        cashier_id: actor.id.clone(),
+        masked_card_no: mask_card_no(&card.card_no),
+        basket,
+        discount_override: req.discount_override.clone(),
+        tenders: req.tenders.clone(),
+        principal_used: Money::from_fen(p),
+        bonus_used: Money::from_fen(b + bonus_only),
+        principal_after,
+        bonus_after,
+        tier_points_after,
+        redeemable_points_after,
+        voided: false,
+    };
+    // The receipt document is also the key's stored answer.
+    let doc =
+        serde_json::to_string(&receipt).map_err(|e| MembershipError::Internal(e.to_string()))?;
+    let basket = &receipt.basket;
+    w.checkouts.push(vec![
+        checkout_id.as_str().into(),
+        req.store_id.as_str().into(),
+        card.id.as_str().into(),
+        member.id.as_str().into(),
+        req.terminal_id.as_deref().into(),
+        "completed".into(),
+        basket.subtotal.fen().into(),
+        (basket.tier_discount.fen() + basket.coupon_discount.fen()).into(),
+        basket.total.fen().into(),
+        sv_txn.into(),
+        points_txn.into(),
+        doc.as_str().into(),
+        actor.kind.into(),
+        actor.id.clone().into(),
+        now.into(),
+    ]);
+    let mut detail = json!({"total": basket.total, "member_pays": basket.member_pays,
+        "terminal": req.terminal_id, "coupons": req.coupon_ids,
+        "points_redeemed": req.redeem_points, "points_earned": earned});
+    if let Some(o) = &req.discount_override {
+        detail["discount_override"] = json!({"percent": o.percent, "reason": o.reason});
+    }
+    w.audit.push(
+        actor,
+        dms_identity::NewAudit {
+            store_id: Some(&req.store_id),
+            action: if req.discount_override.is_some() {
+                "membership.checkout.override"
             } else {
-                Vec::new()
-            };
-            let bonus_avail: i64 = lots.iter().map(|(_, r)| r).sum();
-            if bonus_only > bonus_avail {
-                return Err(MembershipError::InsufficientBalance {
-                    what: "bonus",
-                    needed: Money::from_fen(bonus_only).to_string(),
-                    available: Money::from_fen(bonus_avail).to_string(),
-                });
-            }
-            let (p, b) = split_by_order(
-                cfg.bonus_spend_order,
-                sv,
-                card.principal_fen,
-                bonus_avail - bonus_only,
-            )?;
-            let sv_txn = if p + b + bonus_only > 0 {
-                let legs = spend_legs_from(&card, &lots, p, b + bonus_only, "sales")?;
-                Some(post_sv(
-                    c,
-                    actor,
-                    now,
-                    &SvTxn {
-                        store_id: &req.store_id,
-                        card_id: &card.id,
-                        kind: "checkout",
-                        amount_fen: -(p + b + bonus_only),
-                        payment_method: None,
-                        ref_id: Some(&checkout_id),
-                        reverses: None,
-                        terminal_id: req.terminal_id.as_deref(),
-                        memo: "",
-                    },
-                    &legs,
-                )?)
-            } else {
-                None
-            };
-            let earned = basket.points_earned;
-            let points_txn = if earned > 0 || req.redeem_points > 0 {
-                let expires = cfg.redeemable_points_valid_days.map(|d| {
-                    dms_db::to_db_time(clock.now() + chrono::Duration::days(i64::from(d)))
-                });
-                let mut earned_leg = PointsLeg::member(REDEEMABLE, earned);
-                earned_leg.expires_at = expires;
-                let legs = vec![
-                    PointsLeg::member(REDEEMABLE, -req.redeem_points),
-                    PointsLeg::counter(REDEEMABLE, "redeemed", req.redeem_points),
-                    earned_leg,
-                    PointsLeg::counter(REDEEMABLE, "earned", -earned),
-                    PointsLeg::member(TIER, earned),
-                    PointsLeg::counter(TIER, "earned", -earned),
-                ];
-                Some(post_points(
-                    c,
-                    actor,
-                    now,
-                    &PointsTxn {
-                        store_id: &req.store_id,
-                        member_id: &member.id,
-                        kind: "checkout",
-                        reason: "",
-                        ref_id: Some(&checkout_id),
-                        reverses: None,
-                    },
-                    &legs,
-                )?)
-            } else {
-                None
-            };
-            for (id, _) in &coupons {
-                mark_used(c, id, &checkout_id, now)?;
-            }
-            // A repair (labour and parts the member pays) is a qualifying event for upgrades.
-            let repair: i64 = basket
-                .lines
-                .iter()
-                .filter(|l| {
-                    !l.insurer_paid && matches!(l.category, Category::Labour | Category::Parts)
-                })
-                .map(|l| l.net.fen())
-                .sum();
-            if repair > 0 {
-                diesel::insert_into(mem_qualifying_events::table)
-                    .values((
-                        mem_qualifying_events::id.eq(dms_core::new_id()),
-                        mem_qualifying_events::store_id.eq(&req.store_id),
-                        mem_qualifying_events::member_id.eq(&member.id),
-                        mem_qualifying_events::kind.eq("repair"),
-                        mem_qualifying_events::amount_fen.eq(repair),
-                        mem_qualifying_events::ref_id.eq(&checkout_id),
-                        mem_qualifying_events::occurred_at.eq(now),
-                    ))
-                    .execute(c)?;
-            }
-            // The card and member are locked (or SQLite's writer lock is held): their balances
-            // after are what they were less what this checkout moved.
-            let principal_after = Money::from_fen(card.principal_fen - p);
-            let bonus_after = Money::from_fen(card.bonus_fen - (b + bonus_only));
-            let tier_points_after = member.tier_points + earned;
-            let redeemable_points_after = member.redeemable_points - req.redeem_points + earned;
-            let receipt = Receipt {
-                checkout_id: checkout_id.clone(),
-                store_id: req.store_id.clone(),
-                member_id: member.id.clone(),
-                terminal_id: req.terminal_id.clone(),
-                at: now,
-                cashier: actor.name.clone(),
-                cashier_id: actor.id.clone(),
-                masked_card_no: mask_card_no(&card.card_no),
-                basket: basket.clone(),
-                discount_override: req.discount_override.clone(),
-                tenders: req.tenders.clone(),
-                principal_used: Money::from_fen(p),
-                bonus_used: Money::from_fen(b + bonus_only),
-                principal_after,
-                bonus_after,
-                tier_points_after,
-                redeemable_points_after,
-                voided: false,
-            };
-            let doc = serde_json::to_string(&receipt)
-                .map_err(|e| MembershipError::Internal(e.to_string()))?;
-            diesel::insert_into(mem_checkouts::table)
-                .values((
-                    mem_checkouts::id.eq(&checkout_id),
-                    mem_checkouts::store_id.eq(&req.store_id),
-                    mem_checkouts::card_id.eq(&card.id),
-                    mem_checkouts::member_id.eq(&member.id),
-                    mem_checkouts::terminal_id.eq(req.terminal_id.as_deref()),
-                    mem_checkouts::status.eq("completed"),
-                    mem_checkouts::subtotal_fen.eq(basket.subtotal.fen()),
-                    mem_checkouts::discount_fen
-                        .eq(basket.tier_discount.fen() + basket.coupon_discount.fen()),
-                    mem_checkouts::total_fen.eq(basket.total.fen()),
-                    mem_checkouts::sv_txn_id.eq(sv_txn.as_deref()),
-                    mem_checkouts::points_txn_id.eq(points_txn.as_deref()),
-                    mem_checkouts::receipt.eq(&doc),
-                    mem_checkouts::actor_kind.eq(actor.kind),
-                    mem_checkouts::actor_id.eq(actor.id.as_deref()),
-                    mem_checkouts::created_at.eq(now),
-                ))
-                .execute(c)?;
-            let mut detail = json!({"total": basket.total, "member_pays": basket.member_pays,
-            "terminal": req.terminal_id, "coupons": req.coupon_ids,
-            "points_redeemed": req.redeem_points, "points_earned": earned});
-            if let Some(o) = &req.discount_override {
-                detail["discount_override"] = json!({"percent": o.percent, "reason": o.reason});
-            }
-            audit(
-                c,
-                actor,
-                Some(&req.store_id),
-                if req.discount_override.is_some() {
-                    "membership.checkout.override"
-                } else {
-                    "membership.checkout"
-                },
-                "checkout",
-                &checkout_id,
-                detail,
-            )?;
-            Ok(receipt)
+                "membership.checkout"
+            },
+            entity: "checkout",
+            entity_id: &checkout_id,
+            detail,
         },
-    )
+    );
+    w.answers
+        .push(principal, job.idempotency_key, "checkout", fp, doc, now);
+    // What the next checkout of the round on this card, member or coupon starts from.
+    if let Some(card) = st.cards.get_mut(&card.id) {
+        card.principal_fen -= p;
+        card.bonus_fen -= b + bonus_only;
+    }
+    if let Some(m) = st.members.get_mut(&member.id) {
+        m.tier_points += earned;
+        m.redeemable_points += earned - req.redeem_points;
+    }
+    if let Some(lots) = st.lots.get_mut(&card.id) {
+        for (lot, amount) in spent_lots {
+            if let Some(l) = lots.iter_mut().find(|(id, _)| *id == lot) {
+                l.1 += amount;
+            }
+        }
+        lots.retain(|(_, remaining)| *remaining > 0);
+    }
+    st.used_coupons
+        .extend(coupons.into_iter().map(|(id, _)| id));
+    Ok(receipt)
+}
+
+const CHECKOUT_COLUMNS: &[(&str, ColumnType)] = {
+    use ColumnType::{BigInt, NullableText, Text, Timestamp};
+    &[
+        ("id", Text),
+        ("store_id", Text),
+        ("card_id", Text),
+        ("member_id", Text),
+        ("terminal_id", NullableText),
+        ("status", Text),
+        ("subtotal_fen", BigInt),
+        ("discount_fen", BigInt),
+        ("total_fen", BigInt),
+        ("sv_txn_id", NullableText),
+        ("points_txn_id", NullableText),
+        ("receipt", Text),
+        ("actor_kind", Text),
+        ("actor_id", NullableText),
+        ("created_at", Timestamp),
+    ]
+};
+const QUALIFYING_COLUMNS: &[(&str, ColumnType)] = {
+    use ColumnType::{BigInt, NullableText, Text, Timestamp};
+    &[
+        ("id", Text),
+        ("store_id", Text),
+        ("member_id", Text),
+        ("kind", Text),
+        ("amount_fen", BigInt),
+        ("ref_id", NullableText),
+        ("occurred_at", Timestamp),
+    ]
+};
+
+/// Everything settled checkouts write, gathered to be written together.
+struct Writes {
+    ledger: Postings,
+    checkouts: Rows,
+    qualifying: Rows,
+    /// (coupon, checkout, when)
+    coupons_used: Vec<(String, String, chrono::NaiveDateTime)>,
+    audit: dms_identity::AuditRows,
+    answers: Answers,
+}
+
+impl Default for Writes {
+    fn default() -> Writes {
+        Writes {
+            ledger: Postings::default(),
+            checkouts: Rows::new("mem_checkouts", CHECKOUT_COLUMNS),
+            qualifying: Rows::new("mem_qualifying_events", QUALIFYING_COLUMNS),
+            coupons_used: Vec::new(),
+            audit: Default::default(),
+            answers: Answers::default(),
+        }
+    }
+}
+
+impl Writes {
+    fn append(&mut self, other: Writes) {
+        self.ledger.append(other.ledger);
+        self.checkouts.append(other.checkouts);
+        self.qualifying.append(other.qualifying);
+        self.coupons_used.extend(other.coupons_used);
+        self.audit.append(other.audit);
+        self.answers.append(other.answers);
+    }
+
+    /// The ledgers first: a checkout row names its transactions.
+    fn write(self, c: &mut DbConnection) -> Result<()> {
+        self.ledger.write(c)?;
+        self.checkouts.insert(c)?;
+        self.qualifying.insert(c)?;
+        for (coupon, checkout, at) in &self.coupons_used {
+            mark_used(c, coupon, checkout, *at)?;
+        }
+        self.audit.write(c)?;
+        self.answers.write(c)
+    }
 }
 
 /// A checkout the member authorises with the card PIN (kiosk, or stored value at the desk when

@@ -12,11 +12,12 @@
 use crate::error::{MembershipError, Result};
 use crate::schema::mem_idempotency;
 use diesel::prelude::*;
-use dms_db::DbConnection;
+use dms_db::{ColumnType, DbConnection, Rows};
 use dms_identity::Actor;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// How long a key is remembered.
 pub const KEY_RETENTION_HOURS: i64 = 72;
@@ -60,7 +61,8 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
 }
 
 /// Runs `body` once per (caller, key): inside one write transaction it looks the key up,
-/// replays or refuses, or runs the body and stores its result.
+/// replays or refuses, or runs the body and stores its result. (Checkouts do the same for a
+/// whole batch at once: `checkout::checkout_batch`.)
 pub(crate) fn run_idempotent<T, R, F>(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -68,76 +70,18 @@ pub(crate) fn run_idempotent<T, R, F>(
     operation: &str,
     request: &R,
     now: chrono::NaiveDateTime,
-    body: F,
+    mut body: F,
 ) -> Result<Replayable<T>>
 where
     T: Serialize + DeserializeOwned,
     R: Serialize,
     F: FnMut(&mut DbConnection) -> Result<T>,
 {
-    let no_lock = |_: &mut DbConnection| Ok(());
-    let mut body = body;
-    run_in(
-        conn,
-        actor,
-        key,
-        operation,
-        request,
-        now,
-        false,
-        no_lock,
-        |c, ()| body(c),
-    )
-}
-
-/// As [`run_idempotent`] for the payment hot path: `lock` runs first in the transaction, locks
-/// the rows the body decides on (see `dms_db::write_tx_lock_first`) and hands what it read to
-/// the body; concurrent requests on the same card, or with the same key, then wait for each
-/// other instead of retrying.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn run_idempotent_locked<T, R, Locked, L, F>(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    key: &str,
-    operation: &str,
-    request: &R,
-    now: chrono::NaiveDateTime,
-    lock: L,
-    body: F,
-) -> Result<Replayable<T>>
-where
-    T: Serialize + DeserializeOwned,
-    R: Serialize,
-    L: FnMut(&mut DbConnection) -> Result<Locked>,
-    F: FnMut(&mut DbConnection, Locked) -> Result<T>,
-{
-    run_in(conn, actor, key, operation, request, now, true, lock, body)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_in<T, R, Locked, L, F>(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    key: &str,
-    operation: &str,
-    request: &R,
-    now: chrono::NaiveDateTime,
-    lock_first: bool,
-    mut lock: L,
-    mut body: F,
-) -> Result<Replayable<T>>
-where
-    T: Serialize + DeserializeOwned,
-    R: Serialize,
-    L: FnMut(&mut DbConnection) -> Result<Locked>,
-    F: FnMut(&mut DbConnection, Locked) -> Result<T>,
-{
     check_key(key)?;
     let principal = principal_of(actor);
     let fp = fingerprint(operation, request)?;
-    let tx = |c: &mut DbConnection| {
-        let locked = lock(c)?;
-        let existing: Option<(String, String, String)> = mem_idempotency::table
+    crate::util::write(conn, |c| {
+        let existing: Option<StoredAnswer> = mem_idempotency::table
             .find((&principal, key))
             .select((
                 mem_idempotency::operation,
@@ -146,43 +90,125 @@ where
             ))
             .first(c)
             .optional()?;
-        if let Some((op, stored_fp, result)) = existing {
-            if op != operation || stored_fp != fp {
-                return Err(MembershipError::IdempotencyMismatch);
-            }
-            let value = serde_json::from_str(&result)
-                .map_err(|e| MembershipError::Internal(format!("stored result: {e}")))?;
-            return Ok(Replayable {
-                value,
-                replayed: true,
-            });
+        if let Some(stored) = existing {
+            return replay(&stored, operation, &fp);
         }
-        let value = body(c, locked)?;
+        let value = body(c)?;
         let result =
             serde_json::to_string(&value).map_err(|e| MembershipError::Internal(e.to_string()))?;
-        let inserted = diesel::insert_into(mem_idempotency::table)
-            .values((
-                mem_idempotency::principal.eq(&principal),
-                mem_idempotency::idem_key.eq(key),
-                mem_idempotency::operation.eq(operation),
-                mem_idempotency::fingerprint.eq(&fp),
-                mem_idempotency::result.eq(&result),
-                mem_idempotency::created_at.eq(now),
+        let mut answers = Answers::default();
+        answers.push(&principal, key, operation, &fp, result, now);
+        answers.write(c)?;
+        Ok(Replayable {
+            value,
+            replayed: false,
+        })
+    })
+}
+
+/// What a key's first request answered: (operation, fingerprint, result JSON).
+pub(crate) type StoredAnswer = (String, String, String);
+
+/// The stored answer again, marked as a replay; refused when the key was used for another
+/// request.
+pub(crate) fn replay<T: DeserializeOwned>(
+    stored: &StoredAnswer,
+    operation: &str,
+    fingerprint: &str,
+) -> Result<Replayable<T>> {
+    let (op, stored_fp, result) = stored;
+    if op != operation || stored_fp != fingerprint {
+        return Err(MembershipError::IdempotencyMismatch);
+    }
+    let value = serde_json::from_str(result)
+        .map_err(|e| MembershipError::Internal(format!("stored result: {e}")))?;
+    Ok(Replayable {
+        value,
+        replayed: true,
+    })
+}
+
+/// The stored answers of several (principal, key) pairs, in one query.
+pub(crate) fn stored_answers(
+    c: &mut DbConnection,
+    wanted: &[(&str, &str)],
+) -> Result<HashMap<(String, String), StoredAnswer>> {
+    let keys: Vec<&str> = wanted.iter().map(|(_, k)| *k).collect();
+    let q = || {
+        mem_idempotency::table
+            .filter(mem_idempotency::idem_key.eq_any(keys.clone()))
+            .select((
+                mem_idempotency::principal,
+                mem_idempotency::idem_key,
+                mem_idempotency::operation,
+                mem_idempotency::fingerprint,
+                mem_idempotency::result,
             ))
-            .execute(c);
-        match inserted {
-            Ok(_) => Ok(Replayable {
-                value,
-                replayed: false,
-            }),
+    };
+    // On its own connection each engine binds the keys its own way (one array on PostgreSQL).
+    type Row = (String, String, String, String, String);
+    let rows: Vec<Row> = match c {
+        DbConnection::Pg(pg) => q().load(pg)?,
+        DbConnection::Sqlite(lite) => q().load(lite)?,
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|(p, k, ..)| wanted.contains(&(p.as_str(), k.as_str())))
+        .map(|(p, k, op, fp, result)| ((p, k), (op, fp, result)))
+        .collect())
+}
+
+/// First answers to store, written together in the transaction that did the work.
+#[derive(Debug)]
+pub(crate) struct Answers(Rows);
+
+const ANSWER_COLUMNS: &[(&str, ColumnType)] = &[
+    ("principal", ColumnType::Text),
+    ("idem_key", ColumnType::Text),
+    ("operation", ColumnType::Text),
+    ("fingerprint", ColumnType::Text),
+    ("result", ColumnType::Text),
+    ("created_at", ColumnType::Timestamp),
+];
+
+impl Default for Answers {
+    fn default() -> Answers {
+        Answers(Rows::new("mem_idempotency", ANSWER_COLUMNS))
+    }
+}
+
+impl Answers {
+    pub(crate) fn push(
+        &mut self,
+        principal: &str,
+        key: &str,
+        operation: &str,
+        fingerprint: &str,
+        result: String,
+        now: chrono::NaiveDateTime,
+    ) {
+        self.0.push(vec![
+            principal.into(),
+            key.into(),
+            operation.into(),
+            fingerprint.into(),
+            result.into(),
+            now.into(),
+        ]);
+    }
+
+    pub(crate) fn append(&mut self, other: Answers) {
+        self.0.append(other.0);
+    }
+
+    /// A key another transaction stored meanwhile makes the whole transaction retry; the
+    /// retry then finds that answer.
+    pub(crate) fn write(&self, c: &mut DbConnection) -> Result<()> {
+        match self.0.insert(c) {
+            Ok(_) => Ok(()),
             Err(e) if dms_db::is_unique_violation(&e) => Err(MembershipError::retry_conflict()),
             Err(e) => Err(e.into()),
         }
-    };
-    if lock_first {
-        crate::util::write_lock_first(conn, tx)
-    } else {
-        crate::util::write(conn, tx)
     }
 }
 

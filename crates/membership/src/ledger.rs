@@ -8,7 +8,8 @@
 //! redeemable) against counter accounts (earned, redeemed, adjusted, expired).
 //!
 //! Cached balances (card principal/bonus, lot remaining, member points) are updated only by
-//! [`post_sv`] and [`post_points`], in the transaction that writes the entries, and
+//! [`Postings::write`] (behind [`post_sv`] and [`post_points`]), in the transaction that writes
+//! the entries, and
 //! [`verify_ledgers`] proves them equal to the entry sums. The database refuses UPDATE and DELETE
 //! on ledger rows (triggers), and CHECK constraints refuse a negative cached balance as a last
 //! line of defence behind the checks in code.
@@ -20,120 +21,9 @@ use crate::schema::{
 };
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use dms_db::DbConnection;
+use dms_db::{ColumnType, DbConnection, Rows};
 use dms_identity::Actor;
 use std::collections::BTreeMap;
-
-/// Runs a multi-row INSERT on the engine's own connection: diesel's two-engine connection
-/// cannot build one.
-macro_rules! batch {
-    ($conn:expr, $insert:expr) => {
-        match $conn {
-            DbConnection::Pg(pg) => $insert.execute(pg),
-            DbConnection::Sqlite(lite) => $insert.execute(lite),
-        }
-    };
-}
-
-/// As [`batch!`] for the few entries a payment writes: up to six rows go in as a fixed-size
-/// array, whose statement diesel prepares once per connection and reuses (a `Vec` of rows is
-/// parsed and planned again on every call).
-macro_rules! batch_insert {
-    ($conn:expr, $table:expr, $rows:expr) => {{
-        let rows = $rows;
-        macro_rules! sized {
-            ($n:literal) => {
-                match <[_; $n]>::try_from(rows) {
-                    Ok(a) => batch!($conn, diesel::insert_into($table).values(a)),
-                    Err(v) => batch!($conn, diesel::insert_into($table).values(v)),
-                }
-            };
-        }
-        match rows.len() {
-            1 => sized!(1),
-            2 => sized!(2),
-            3 => sized!(3),
-            4 => sized!(4),
-            5 => sized!(5),
-            6 => sized!(6),
-            _ => batch!($conn, diesel::insert_into($table).values(rows)),
-        }
-    }};
-}
-
-/// `UPDATE … SET balance = balance + ?` statements on the cached balances. diesel never
-/// reuses a prepared UPDATE (its SET clause may vary), so on PostgreSQL each one would be
-/// parsed and planned again on every payment; these have fixed text and are prepared once.
-mod cached {
-    use diesel::backend::Backend;
-    use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-    use diesel::serialize::ToSql;
-    use diesel::sql_types::{BigInt, Text, Timestamp};
-    use diesel::{QueryResult, RunQueryDsl};
-
-    /// `sql` with `?` for each parameter, in order: the ids are text, the time a timestamp,
-    /// every other parameter a BIGINT.
-    pub(super) struct AddTo<'a> {
-        pub sql: &'static [&'static str],
-        pub amounts: &'a [i64],
-        pub at: Option<&'a chrono::NaiveDateTime>,
-        pub id: &'a str,
-    }
-
-    impl QueryId for AddTo<'_> {
-        type QueryId = ();
-        // The text depends on `sql` only, which callers keep constant per statement.
-        const HAS_STATIC_QUERY_ID: bool = false;
-    }
-
-    impl<DB> QueryFragment<DB> for AddTo<'_>
-    where
-        DB: Backend,
-        i64: ToSql<BigInt, DB>,
-        str: ToSql<Text, DB>,
-        chrono::NaiveDateTime: ToSql<Timestamp, DB>,
-        DB: diesel::sql_types::HasSqlType<BigInt>
-            + diesel::sql_types::HasSqlType<Text>
-            + diesel::sql_types::HasSqlType<Timestamp>,
-    {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-            let mut parts = self.sql.iter();
-            for a in self.amounts {
-                out.push_sql(parts.next().copied().unwrap_or_default());
-                out.push_bind_param::<BigInt, _>(a)?;
-            }
-            if let Some(at) = self.at {
-                out.push_sql(parts.next().copied().unwrap_or_default());
-                out.push_bind_param::<Timestamp, _>(at)?;
-            }
-            out.push_sql(parts.next().copied().unwrap_or_default());
-            out.push_bind_param::<Text, _>(self.id)?;
-            for rest in parts {
-                out.push_sql(rest);
-            }
-            Ok(())
-        }
-    }
-
-    impl<Conn> RunQueryDsl<Conn> for AddTo<'_> {}
-
-    pub(super) const CARD: &[&str] = &[
-        "UPDATE mem_cards SET principal_fen = principal_fen + ",
-        ", bonus_fen = bonus_fen + ",
-        ", updated_at = ",
-        " WHERE id = ",
-    ];
-    pub(super) const LOT: &[&str] = &[
-        "UPDATE mem_bonus_lots SET remaining_fen = remaining_fen + ",
-        " WHERE id = ",
-    ];
-    pub(super) const MEMBER: &[&str] = &[
-        "UPDATE mem_members SET tier_points = tier_points + ",
-        ", redeemable_points = redeemable_points + ",
-        ", updated_at = ",
-        " WHERE id = ",
-    ];
-}
 
 /// (txn, card, account, lot, amount) of a stored-value entry.
 type SvEntryRow = (String, Option<String>, String, Option<String>, i64);
@@ -231,37 +121,9 @@ pub(crate) fn post_sv(
     t: &SvTxn<'_>,
     legs: &[Leg],
 ) -> Result<String> {
-    if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
-        return Err(MembershipError::Internal(
-            "stored-value transaction does not balance".into(),
-        ));
-    }
-    let id = dms_core::new_id();
-    diesel::insert_into(mem_sv_txns::table)
-        .values((
-            mem_sv_txns::id.eq(&id),
-            mem_sv_txns::store_id.eq(t.store_id),
-            mem_sv_txns::card_id.eq(t.card_id),
-            mem_sv_txns::kind.eq(t.kind),
-            mem_sv_txns::amount_fen.eq(t.amount_fen),
-            mem_sv_txns::payment_method.eq(t.payment_method),
-            mem_sv_txns::ref_id.eq(t.ref_id),
-            mem_sv_txns::reverses_txn_id.eq(t.reverses),
-            mem_sv_txns::actor_kind.eq(actor.kind),
-            mem_sv_txns::actor_id.eq(actor.id.as_deref()),
-            mem_sv_txns::terminal_id.eq(t.terminal_id),
-            mem_sv_txns::memo.eq(t.memo),
-            mem_sv_txns::created_at.eq(now),
-        ))
-        .execute(c)
-        .map_err(|e| {
-            if dms_db::is_unique_violation(&e) {
-                MembershipError::conflict("reverses", "already reversed")
-            } else {
-                e.into()
-            }
-        })?;
-    append_legs(c, now, &id, t.store_id, legs)?;
+    let mut p = Postings::default();
+    let id = p.sv(actor, now, t, legs)?;
+    p.write(c)?;
     Ok(id)
 }
 
@@ -274,73 +136,9 @@ pub(crate) fn append_legs(
     store_id: &str,
     legs: &[Leg],
 ) -> Result<()> {
-    if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
-        return Err(MembershipError::Internal("entries do not balance".into()));
-    }
-    let legs: Vec<&Leg> = legs.iter().filter(|l| l.amount != 0).collect();
-    // One statement for the entries and one per card and lot for the caches: round trips are
-    // most of a payment's cost on PostgreSQL. (Owned values: a statement prepared once is
-    // keyed by a type with no borrowed parts.)
-    let rows: Vec<_> = legs
-        .iter()
-        .map(|leg| {
-            (
-                mem_sv_entries::id.eq(dms_core::new_id()),
-                mem_sv_entries::txn_id.eq(id.to_string()),
-                mem_sv_entries::store_id.eq(store_id.to_string()),
-                mem_sv_entries::card_id.eq(leg.card_id.clone()),
-                mem_sv_entries::account.eq(leg.account.clone()),
-                mem_sv_entries::bonus_lot_id.eq(leg.lot_id.clone()),
-                mem_sv_entries::amount_fen.eq(leg.amount),
-                mem_sv_entries::created_at.eq(now),
-            )
-        })
-        .collect();
-    if !rows.is_empty() {
-        batch_insert!(c, mem_sv_entries::table, rows)?;
-    }
-    // card -> (principal, bonus)
-    let mut cards: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    for leg in &legs {
-        let Some(card) = leg.card_id.as_deref() else {
-            continue;
-        };
-        let d = cards.entry(card).or_default();
-        if leg.account == PRINCIPAL {
-            d.0 += leg.amount;
-        } else if leg.account == BONUS {
-            d.1 += leg.amount;
-            if let Some(lot) = leg.lot_id.as_deref() {
-                let q = cached::AddTo {
-                    sql: cached::LOT,
-                    amounts: &[leg.amount],
-                    at: None,
-                    id: lot,
-                };
-                batch!(c, q).map_err(|e| balance_error(e, "bonus balance"))?;
-            }
-        }
-    }
-    for (card, (principal, bonus)) in cards {
-        if principal == 0 && bonus == 0 {
-            continue;
-        }
-        let q = cached::AddTo {
-            sql: cached::CARD,
-            amounts: &[principal, bonus],
-            at: Some(&now),
-            id: card,
-        };
-        batch!(c, q).map_err(|e| {
-            let what = if bonus < 0 && (principal >= 0 || mentions_bonus(&e)) {
-                "bonus balance"
-            } else {
-                "principal balance"
-            };
-            balance_error(e, what)
-        })?;
-    }
-    Ok(())
+    let mut p = Postings::default();
+    p.sv_legs(now, id, store_id, legs)?;
+    p.write(c)
 }
 
 /// Reverses a stored-value transaction exactly: a new transaction with every entry negated.
@@ -446,76 +244,9 @@ pub(crate) fn post_points(
     t: &PointsTxn<'_>,
     legs: &[PointsLeg],
 ) -> Result<String> {
-    for track in [TIER, REDEEMABLE] {
-        let s: i64 = legs
-            .iter()
-            .filter(|l| l.track == track)
-            .map(|l| l.amount)
-            .sum();
-        if s != 0 {
-            return Err(MembershipError::Internal(
-                "points transaction does not balance".into(),
-            ));
-        }
-    }
-    let id = dms_core::new_id();
-    diesel::insert_into(mem_points_txns::table)
-        .values((
-            mem_points_txns::id.eq(&id),
-            mem_points_txns::store_id.eq(t.store_id),
-            mem_points_txns::member_id.eq(t.member_id),
-            mem_points_txns::kind.eq(t.kind),
-            mem_points_txns::reason.eq(t.reason),
-            mem_points_txns::ref_id.eq(t.ref_id),
-            mem_points_txns::reverses_txn_id.eq(t.reverses),
-            mem_points_txns::actor_kind.eq(actor.kind),
-            mem_points_txns::actor_id.eq(actor.id.as_deref()),
-            mem_points_txns::created_at.eq(now),
-        ))
-        .execute(c)
-        .map_err(|e| {
-            if dms_db::is_unique_violation(&e) {
-                MembershipError::conflict("reverses", "already reversed")
-            } else {
-                e.into()
-            }
-        })?;
-    let legs: Vec<&PointsLeg> = legs.iter().filter(|l| l.amount != 0).collect();
-    let rows: Vec<_> = legs
-        .iter()
-        .map(|leg| {
-            (
-                mem_points_entries::id.eq(dms_core::new_id()),
-                mem_points_entries::txn_id.eq(id.clone()),
-                mem_points_entries::store_id.eq(t.store_id.to_string()),
-                mem_points_entries::member_id.eq(leg.member.then(|| t.member_id.to_string())),
-                mem_points_entries::track.eq(leg.track),
-                mem_points_entries::account.eq(leg.account.clone()),
-                mem_points_entries::amount.eq(leg.amount),
-                mem_points_entries::expires_at.eq(leg.expires_at),
-                mem_points_entries::created_at.eq(now),
-            )
-        })
-        .collect();
-    if !rows.is_empty() {
-        batch_insert!(c, mem_points_entries::table, rows)?;
-    }
-    let member_delta = |track: &str| -> i64 {
-        legs.iter()
-            .filter(|l| l.member && l.track == track)
-            .map(|l| l.amount)
-            .sum()
-    };
-    let (tier, redeemable) = (member_delta(TIER), member_delta(REDEEMABLE));
-    if tier != 0 || redeemable != 0 {
-        let q = cached::AddTo {
-            sql: cached::MEMBER,
-            amounts: &[tier, redeemable],
-            at: Some(&now),
-            id: t.member_id,
-        };
-        batch!(c, q).map_err(|e| balance_error(e, "points"))?;
-    }
+    let mut p = Postings::default();
+    let id = p.points(actor, now, t, legs)?;
+    p.write(c)?;
     Ok(id)
 }
 
@@ -567,6 +298,326 @@ pub(crate) fn reverse_points(
         },
         &legs,
     )
+}
+
+const SV_TXN_COLUMNS: &[(&str, ColumnType)] = &[
+    ("id", ColumnType::Text),
+    ("store_id", ColumnType::Text),
+    ("card_id", ColumnType::Text),
+    ("kind", ColumnType::Text),
+    ("amount_fen", ColumnType::BigInt),
+    ("payment_method", ColumnType::NullableText),
+    ("ref_id", ColumnType::NullableText),
+    ("reverses_txn_id", ColumnType::NullableText),
+    ("actor_kind", ColumnType::Text),
+    ("actor_id", ColumnType::NullableText),
+    ("terminal_id", ColumnType::NullableText),
+    ("memo", ColumnType::Text),
+    ("created_at", ColumnType::Timestamp),
+];
+const SV_ENTRY_COLUMNS: &[(&str, ColumnType)] = &[
+    ("id", ColumnType::Text),
+    ("txn_id", ColumnType::Text),
+    ("store_id", ColumnType::Text),
+    ("card_id", ColumnType::NullableText),
+    ("account", ColumnType::Text),
+    ("bonus_lot_id", ColumnType::NullableText),
+    ("amount_fen", ColumnType::BigInt),
+    ("created_at", ColumnType::Timestamp),
+];
+const POINTS_TXN_COLUMNS: &[(&str, ColumnType)] = &[
+    ("id", ColumnType::Text),
+    ("store_id", ColumnType::Text),
+    ("member_id", ColumnType::Text),
+    ("kind", ColumnType::Text),
+    ("reason", ColumnType::Text),
+    ("ref_id", ColumnType::NullableText),
+    ("reverses_txn_id", ColumnType::NullableText),
+    ("actor_kind", ColumnType::Text),
+    ("actor_id", ColumnType::NullableText),
+    ("created_at", ColumnType::Timestamp),
+];
+const POINTS_ENTRY_COLUMNS: &[(&str, ColumnType)] = &[
+    ("id", ColumnType::Text),
+    ("txn_id", ColumnType::Text),
+    ("store_id", ColumnType::Text),
+    ("member_id", ColumnType::NullableText),
+    ("track", ColumnType::Text),
+    ("account", ColumnType::Text),
+    ("amount", ColumnType::BigInt),
+    ("expires_at", ColumnType::NullableTimestamp),
+    ("created_at", ColumnType::Timestamp),
+];
+/// Cached balances: the key, the amounts added, then the time set.
+const CARD_BALANCE_COLUMNS: &[(&str, ColumnType)] = &[
+    ("id", ColumnType::Text),
+    ("principal_fen", ColumnType::BigInt),
+    ("bonus_fen", ColumnType::BigInt),
+    ("updated_at", ColumnType::Timestamp),
+];
+const LOT_BALANCE_COLUMNS: &[(&str, ColumnType)] = &[
+    ("id", ColumnType::Text),
+    ("remaining_fen", ColumnType::BigInt),
+];
+const MEMBER_BALANCE_COLUMNS: &[(&str, ColumnType)] = &[
+    ("id", ColumnType::Text),
+    ("tier_points", ColumnType::BigInt),
+    ("redeemable_points", ColumnType::BigInt),
+    ("updated_at", ColumnType::Timestamp),
+];
+
+/// Ledger transactions and the cached balances they move, gathered first and written
+/// together by [`Postings::write`]: one statement per table whatever the number of
+/// transactions (see `dms_db::Rows`). Every ledger write goes through here, a single payment's
+/// as much as a batch of them, so the entries and the caches cannot be written two ways.
+#[derive(Debug)]
+pub(crate) struct Postings {
+    sv_txns: Rows,
+    sv_entries: Rows,
+    points_txns: Rows,
+    points_entries: Rows,
+    /// card -> (principal, bonus, latest time)
+    cards: BTreeMap<String, (i64, i64, chrono::NaiveDateTime)>,
+    lots: BTreeMap<String, i64>,
+    /// member -> (tier, redeemable, latest time)
+    members: BTreeMap<String, (i64, i64, chrono::NaiveDateTime)>,
+}
+
+impl Default for Postings {
+    fn default() -> Postings {
+        Postings {
+            sv_txns: Rows::new("mem_sv_txns", SV_TXN_COLUMNS),
+            sv_entries: Rows::new("mem_sv_entries", SV_ENTRY_COLUMNS),
+            points_txns: Rows::new("mem_points_txns", POINTS_TXN_COLUMNS),
+            points_entries: Rows::new("mem_points_entries", POINTS_ENTRY_COLUMNS),
+            cards: BTreeMap::new(),
+            lots: BTreeMap::new(),
+            members: BTreeMap::new(),
+        }
+    }
+}
+
+impl Postings {
+    /// A stored-value transaction with its entries; returns its id.
+    pub(crate) fn sv(
+        &mut self,
+        actor: &Actor,
+        now: chrono::NaiveDateTime,
+        t: &SvTxn<'_>,
+        legs: &[Leg],
+    ) -> Result<String> {
+        if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
+            return Err(MembershipError::Internal(
+                "stored-value transaction does not balance".into(),
+            ));
+        }
+        let id = dms_core::new_id();
+        self.sv_txns.push(vec![
+            id.clone().into(),
+            t.store_id.into(),
+            t.card_id.into(),
+            t.kind.into(),
+            t.amount_fen.into(),
+            t.payment_method.into(),
+            t.ref_id.into(),
+            t.reverses.into(),
+            actor.kind.into(),
+            actor.id.clone().into(),
+            t.terminal_id.into(),
+            t.memo.into(),
+            now.into(),
+        ]);
+        self.sv_legs(now, &id, t.store_id, legs)?;
+        Ok(id)
+    }
+
+    /// Entries of a stored-value transaction (written by [`Postings::sv`] or earlier).
+    pub(crate) fn sv_legs(
+        &mut self,
+        now: chrono::NaiveDateTime,
+        id: &str,
+        store_id: &str,
+        legs: &[Leg],
+    ) -> Result<()> {
+        if legs.iter().map(|l| l.amount).sum::<i64>() != 0 {
+            return Err(MembershipError::Internal("entries do not balance".into()));
+        }
+        for leg in legs.iter().filter(|l| l.amount != 0) {
+            self.sv_entries.push(vec![
+                dms_core::new_id().into(),
+                id.into(),
+                store_id.into(),
+                leg.card_id.clone().into(),
+                leg.account.as_str().into(),
+                leg.lot_id.clone().into(),
+                leg.amount.into(),
+                now.into(),
+            ]);
+            let Some(card) = &leg.card_id else {
+                continue;
+            };
+            let d = self.cards.entry(card.clone()).or_insert((0, 0, now));
+            d.2 = d.2.max(now);
+            if leg.account == PRINCIPAL {
+                d.0 += leg.amount;
+            } else if leg.account == BONUS {
+                d.1 += leg.amount;
+                if let Some(lot) = &leg.lot_id {
+                    *self.lots.entry(lot.clone()).or_default() += leg.amount;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A points transaction (each track's entries sum to zero); returns its id.
+    pub(crate) fn points(
+        &mut self,
+        actor: &Actor,
+        now: chrono::NaiveDateTime,
+        t: &PointsTxn<'_>,
+        legs: &[PointsLeg],
+    ) -> Result<String> {
+        for track in [TIER, REDEEMABLE] {
+            let s: i64 = legs
+                .iter()
+                .filter(|l| l.track == track)
+                .map(|l| l.amount)
+                .sum();
+            if s != 0 {
+                return Err(MembershipError::Internal(
+                    "points transaction does not balance".into(),
+                ));
+            }
+        }
+        let id = dms_core::new_id();
+        self.points_txns.push(vec![
+            id.clone().into(),
+            t.store_id.into(),
+            t.member_id.into(),
+            t.kind.into(),
+            t.reason.into(),
+            t.ref_id.into(),
+            t.reverses.into(),
+            actor.kind.into(),
+            actor.id.clone().into(),
+            now.into(),
+        ]);
+        let mut moved = (0, 0);
+        for leg in legs.iter().filter(|l| l.amount != 0) {
+            self.points_entries.push(vec![
+                dms_core::new_id().into(),
+                id.as_str().into(),
+                t.store_id.into(),
+                leg.member.then(|| t.member_id.to_string()).into(),
+                leg.track.into(),
+                leg.account.as_str().into(),
+                leg.amount.into(),
+                leg.expires_at.into(),
+                now.into(),
+            ]);
+            if leg.member && leg.track == TIER {
+                moved.0 += leg.amount;
+            } else if leg.member {
+                moved.1 += leg.amount;
+            }
+        }
+        if moved != (0, 0) {
+            let d = self
+                .members
+                .entry(t.member_id.to_string())
+                .or_insert((0, 0, now));
+            d.0 += moved.0;
+            d.1 += moved.1;
+            d.2 = d.2.max(now);
+        }
+        Ok(id)
+    }
+
+    /// Moves `other`'s postings after these.
+    pub(crate) fn append(&mut self, other: Postings) {
+        self.sv_txns.append(other.sv_txns);
+        self.sv_entries.append(other.sv_entries);
+        self.points_txns.append(other.points_txns);
+        self.points_entries.append(other.points_entries);
+        for (k, (p, b, at)) in other.cards {
+            let d = self.cards.entry(k).or_insert((0, 0, at));
+            d.0 += p;
+            d.1 += b;
+            d.2 = d.2.max(at);
+        }
+        for (k, v) in other.lots {
+            *self.lots.entry(k).or_default() += v;
+        }
+        for (k, (t, r, at)) in other.members {
+            let d = self.members.entry(k).or_insert((0, 0, at));
+            d.0 += t;
+            d.1 += r;
+            d.2 = d.2.max(at);
+        }
+    }
+
+    /// Writes everything: transactions before their entries, then the cached balances, whose
+    /// CHECK constraints refuse a negative balance as the last line of defence.
+    pub(crate) fn write(self, c: &mut DbConnection) -> Result<()> {
+        let reversed_twice = |e: DieselError| {
+            if dms_db::is_unique_violation(&e) {
+                MembershipError::conflict("reverses", "already reversed")
+            } else {
+                e.into()
+            }
+        };
+        self.sv_txns.insert(c).map_err(reversed_twice)?;
+        self.sv_entries.insert(c)?;
+        let mut lots = Rows::new("mem_bonus_lots", LOT_BALANCE_COLUMNS);
+        for (id, amount) in self.lots.into_iter().filter(|(_, a)| *a != 0) {
+            lots.push(vec![id.into(), amount.into()]);
+        }
+        expect_rows(
+            lots.add_to(c, 1)
+                .map_err(|e| balance_error(e, "bonus balance"))?,
+            lots.len(),
+        )?;
+        let mut cards = Rows::new("mem_cards", CARD_BALANCE_COLUMNS);
+        let mut bonus_only = false;
+        for (id, (p, b, at)) in self.cards.into_iter().filter(|(_, d)| d.0 != 0 || d.1 != 0) {
+            bonus_only = b < 0 && p >= 0;
+            cards.push(vec![id.into(), p.into(), b.into(), at.into()]);
+        }
+        let n = cards.add_to(c, 2).map_err(|e| {
+            // One card: the one of its balances that went down; several: the engine says.
+            let what = if (cards.len() == 1 && bonus_only) || mentions_bonus(&e) {
+                "bonus balance"
+            } else {
+                "principal balance"
+            };
+            balance_error(e, what)
+        })?;
+        expect_rows(n, cards.len())?;
+        self.points_txns.insert(c).map_err(reversed_twice)?;
+        self.points_entries.insert(c)?;
+        let mut members = Rows::new("mem_members", MEMBER_BALANCE_COLUMNS);
+        for (id, (t, r, at)) in self.members {
+            members.push(vec![id.into(), t.into(), r.into(), at.into()]);
+        }
+        expect_rows(
+            members
+                .add_to(c, 2)
+                .map_err(|e| balance_error(e, "points"))?,
+            members.len(),
+        )?;
+        Ok(())
+    }
+}
+
+/// A cached balance whose row is missing would leave its entries uncounted.
+fn expect_rows(updated: usize, expected: usize) -> Result<()> {
+    if updated != expected {
+        return Err(MembershipError::Internal(format!(
+            "{updated} of {expected} cached balances updated"
+        )));
+    }
+    Ok(())
 }
 
 /// What [`verify_ledgers`] found; empty `problems` means every invariant holds.

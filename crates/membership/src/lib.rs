@@ -50,9 +50,9 @@ pub use cards::{
     issue_cards_batch, mask_card_no, report_lost, unblock, Card, IssueCard,
 };
 pub use checkout::{
-    checkout, checkout_with_pin, get_receipt, price_basket, quote, void_checkout, AppliedCoupon,
-    BasketLine, CheckoutPermissions, CheckoutRequest, DiscountOverride, PricedBasket, PricedLine,
-    Receipt, Tender, VoidCheckout,
+    checkout, checkout_batch, checkout_with_pin, get_receipt, price_basket, quote, void_checkout,
+    AppliedCoupon, BasketLine, CheckoutJob, CheckoutPermissions, CheckoutRequest, DiscountOverride,
+    PricedBasket, PricedLine, Receipt, Tender, VoidCheckout,
 };
 pub use config::{
     clear_store_config, effective_config, group_config, set_config, BonusSpendOrder, Category,

@@ -596,6 +596,36 @@ impl FromRequest for StaffToken {
     }
 }
 
+/// The staff callers of a batch of requests, each session looked up once per batch (a card
+/// terminal's context belongs to its request and is looked up every time).
+#[derive(Default)]
+pub struct BatchCallers(std::collections::HashMap<(String, String), StaffPrincipal>);
+
+impl BatchCallers {
+    pub fn resolve(
+        &mut self,
+        token: StaffToken,
+        conn: &mut dms_db::DbConnection,
+    ) -> Result<Staff, ApiError> {
+        let t = token.0;
+        let key =
+            (t.kind == PrincipalKind::Staff).then(|| (t.claims.sub.clone(), t.claims.sid.clone()));
+        if let Some(principal) = key.as_ref().and_then(|k| self.0.get(k)) {
+            return Ok(Staff {
+                principal: principal.clone(),
+                session_id: t.claims.sid,
+                request_id: t.request_id,
+                device: None,
+            });
+        }
+        let staff = Staff::try_from(t.resolve(conn)?)?;
+        if let (Some(k), None) = (key, &staff.device) {
+            self.0.insert(k, staff.principal.clone());
+        }
+        Ok(staff)
+    }
+}
+
 impl AppState {
     /// As [`AppState::db_write`], for a handler taking a [`StaffToken`]: resolves the caller
     /// first, on the same connection, then runs `f`. Errors as the [`Staff`] extractor would

@@ -5,6 +5,7 @@
 //! backup). Handlers are thin: HTTP in, a domain call inside `web::block`, HTTP out.
 
 pub mod auth;
+pub mod batch;
 pub mod config;
 pub mod crm;
 pub mod docs;
@@ -45,6 +46,8 @@ pub struct AppState {
     /// SQLite only: the group-commit writer the payment hot path goes through
     /// ([`AppState::db_write`]).
     pub sqlite_writer: Option<dms_db::SqliteWriter>,
+    /// Checkouts without a PIN, settled in batches (`membership::money::settle_checkouts`).
+    pub checkouts: batch::Batcher<membership::money::CheckoutWork>,
 }
 
 impl AppState {
@@ -79,8 +82,19 @@ impl AppState {
             ),
             _ => None,
         };
+        let checkouts = {
+            let pool = pool.clone();
+            batch::Batcher::start(
+                "dms-checkouts",
+                CHECKOUT_THREADS,
+                CHECKOUT_BATCH,
+                move |works| membership::money::settle_checkouts(&pool, works),
+            )
+            .map_err(|e| format!("cannot start the checkout threads: {e}"))?
+        };
         Ok(AppState {
             sqlite_writer,
+            checkouts,
             membership: membership::DomainState::new(&config.membership)?,
             crm: crm::DomainState::new(&config.crm)?,
             pool,
@@ -146,6 +160,13 @@ impl AppState {
 
 /// How many payments at most share one SQLite commit.
 const SQLITE_WRITE_BATCH: usize = 32;
+
+/// Threads settling checkout batches, each on its own pooled connection: while one waits for
+/// the database, another gathers the next batch.
+const CHECKOUT_THREADS: usize = 2;
+
+/// How many checkouts at most share one transaction.
+const CHECKOUT_BATCH: usize = 64;
 
 #[derive(OpenApi)]
 #[openapi(

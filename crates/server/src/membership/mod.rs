@@ -20,7 +20,7 @@ mod dto;
 pub mod error;
 mod loyalty;
 mod members;
-mod money;
+pub mod money;
 mod pin;
 mod seed;
 mod statistics;

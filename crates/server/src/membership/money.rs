@@ -15,7 +15,7 @@ use dms_api_types::membership::{
     ReasonRequest, ReceiptDto, TopUpDto, TopUpRequest,
 };
 use dms_api_types::{PageParams, Problem};
-use dms_core::SystemClock;
+use dms_core::{StoreScope, SystemClock};
 use dms_identity::Permission;
 use dms_membership as m;
 
@@ -148,48 +148,126 @@ pub async fn checkout(
     body: Body<CheckoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let pin_policy = b.pin.as_ref().map(|_| state.membership.pin_policy());
-    // The caller is looked up on the connection the payment uses: one trip to the blocking
-    // pool per checkout (on SQLite, to the group-commit writer).
-    let r = state
-        .db_write_as_staff(token, move |staff, c| {
-            let scope = staff.require(Permission::MembershipCheckout)?;
-            let store_id = body_id("store_id", &b.store_id)?;
-            staff.check_card(&b.card_id, b.terminal_id.as_deref())?;
-            staff.require_pin(b.pin.is_some())?;
-            let perms = checkout_permissions(&staff, &store_id, b.discount_override.is_some())?;
-            let pin = match (pin_policy, &b.pin) {
-                (Some(policy), Some(p)) => Some((policy?, m::Pin::new(p)?)),
-                _ => None,
+    let r = match b.pin.is_some() {
+        // The PIN check commits its failure count on its own: this one goes alone.
+        true => {
+            let pin_policy = state.membership.pin_policy();
+            state
+                .db_write_as_staff(token, move |staff, c| {
+                    let (scope, perms, req) = checkout_request(&staff, &b)?;
+                    let pin = m::Pin::new(b.pin.as_deref().unwrap_or_default())?;
+                    Ok(m::checkout_with_pin(
+                        c,
+                        &staff.actor(),
+                        &scope,
+                        &SystemClock,
+                        &key.0,
+                        &req,
+                        perms,
+                        &pin_policy?,
+                        &pin,
+                    )?)
+                })
+                .await?
+        }
+        // Settled with the checkouts that arrive at the same moment ([`settle_checkouts`]).
+        false => {
+            let (answer, answered) = futures_channel::oneshot::channel();
+            let work = CheckoutWork {
+                token,
+                key: key.0,
+                body: b,
+                answer,
             };
-            let req = m::CheckoutRequest {
-                card_id: body_id("card_id", &b.card_id)?,
-                store_id,
-                terminal_id: staff.terminal_id(b.terminal_id.as_deref()),
-                lines: dto::lines_in(&b.lines)?,
-                coupon_ids: dto::coupon_ids_in(&b.coupon_ids)?,
-                redeem_points: b.redeem_points,
-                tenders: dto::tenders_in(&b.tenders)?,
-                discount_override: dto::override_in(b.discount_override.as_ref())?,
-            };
-            let actor = staff.actor();
-            Ok(match &pin {
-                Some((policy, pin)) => m::checkout_with_pin(
-                    c,
-                    &actor,
-                    &scope,
-                    &SystemClock,
-                    &key.0,
-                    &req,
-                    perms,
-                    policy,
-                    pin,
-                )?,
-                None => m::checkout(c, &actor, &scope, &SystemClock, &key.0, &req, perms)?,
-            })
-        })
-        .await?;
+            if !state.checkouts.submit(work) {
+                return Err(ApiError::Unavailable(
+                    "checkouts are not being taken".into(),
+                ));
+            }
+            answered.await.map_err(|_| {
+                ApiError::Unavailable("the checkout was not settled; try again".into())
+            })??
+        }
+    };
     Ok(replayable(StatusCode::CREATED, r, dto::receipt_dto))
+}
+
+/// A checkout without a PIN, waiting for its batch.
+pub struct CheckoutWork {
+    token: StaffToken,
+    key: String,
+    body: CheckoutRequest,
+    answer: futures_channel::oneshot::Sender<Result<m::Replayable<m::Receipt>, ApiError>>,
+}
+
+/// Settles a batch of checkouts on one pooled connection: each caller's session is looked up
+/// once per batch and its permissions checked, then `checkout_batch` settles the permitted
+/// ones together and each request gets its own answer.
+pub fn settle_checkouts(pool: &dms_db::DbPool, works: Vec<CheckoutWork>) {
+    let mut conn = match pool.get() {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!("no database connection for {} checkouts: {e}", works.len());
+            for w in works {
+                let _ = w.answer.send(Err(ApiError::Unavailable(
+                    "database busy; try again".into(),
+                )));
+            }
+            return;
+        }
+    };
+    let mut callers = crate::auth::BatchCallers::default();
+    let mut ready = Vec::with_capacity(works.len());
+    for w in works {
+        let prepared = callers.resolve(w.token, &mut conn).and_then(|staff| {
+            let (scope, perms, req) = checkout_request(&staff, &w.body)?;
+            Ok((staff.actor(), scope, perms, req))
+        });
+        match prepared {
+            Ok(p) => ready.push((w.answer, w.key, p)),
+            Err(e) => {
+                let _ = w.answer.send(Err(e));
+            }
+        }
+    }
+    let jobs: Vec<m::CheckoutJob<'_>> = ready
+        .iter()
+        .map(|(_, key, (actor, scope, perms, req))| m::CheckoutJob {
+            actor,
+            scope,
+            idempotency_key: key,
+            request: req,
+            perms: *perms,
+        })
+        .collect();
+    let results = m::checkout_batch(&mut conn, &SystemClock, &jobs);
+    drop(jobs);
+    for ((answer, ..), r) in ready.into_iter().zip(results) {
+        let _ = answer.send(r.map_err(ApiError::from));
+    }
+}
+
+/// The checks a checkout request passes before it is settled, and the domain request.
+fn checkout_request(
+    staff: &Staff,
+    b: &CheckoutRequest,
+) -> Result<(StoreScope, m::CheckoutPermissions, m::CheckoutRequest), ApiError> {
+    let scope = staff.require(Permission::MembershipCheckout)?;
+    let store_id = body_id("store_id", &b.store_id)?;
+    staff.check_card(&b.card_id, b.terminal_id.as_deref())?;
+    staff.require_pin(b.pin.is_some())?;
+    let perms = checkout_permissions(staff, &store_id, b.discount_override.is_some())?;
+    let req = m::CheckoutRequest {
+        card_id: body_id("card_id", &b.card_id)?,
+        store_id,
+        terminal_id: staff.terminal_id(b.terminal_id.as_deref()),
+        lines: dto::lines_in(&b.lines)?,
+        coupon_ids: dto::coupon_ids_in(&b.coupon_ids)?,
+        redeem_points: b.redeem_points,
+        tenders: dto::tenders_in(&b.tenders)?,
+        discount_override: dto::override_in(b.discount_override.as_ref())?,
+    };
+    Ok((scope, perms, req))
 }
 
 /// Voids a checkout.
