@@ -195,12 +195,115 @@ fn url_schemes() {
     wrong_scheme_is_refused_not_a_file();
 }
 
+/// Many rows in one write: inserted with every type of value (NULLs too), added to by key,
+/// and a row that does not fit its columns refused before anything is written.
+fn rows_insert_and_add_to(db: &TestDb) {
+    use dms_db::diesel::connection::SimpleConnection;
+    use dms_db::{ColumnType as T, Rows, Value};
+    let mut c = db.pool.get().unwrap();
+    c.batch_execute(
+        "CREATE TABLE tally (id TEXT PRIMARY KEY, n BIGINT NOT NULL CHECK (n >= 0), \
+         note TEXT, at TIMESTAMP NOT NULL, due TIMESTAMP)",
+    )
+    .unwrap();
+    const COLUMNS: &[(&str, T)] = &[
+        ("id", T::Text),
+        ("n", T::BigInt),
+        ("note", T::NullableText),
+        ("at", T::Timestamp),
+        ("due", T::NullableTimestamp),
+    ];
+    // Whole seconds: PostgreSQL keeps microseconds only.
+    let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+        .and_then(|d| d.and_hms_opt(8, 30, 0))
+        .unwrap();
+    let mut rows = Rows::new("tally", COLUMNS);
+    for i in 0..50i64 {
+        rows.push(vec![
+            format!("t{i:02}").into(),
+            i.into(),
+            (i % 2 == 0).then(|| format!("第{i}行")).into(),
+            at.into(),
+            (i % 3 == 0).then_some(at).into(),
+        ]);
+    }
+    assert_eq!(rows.insert(&mut c).unwrap(), 50);
+    let read =
+        |c: &mut DbConnection, id: &str| -> (i64, Option<String>, Option<chrono::NaiveDateTime>) {
+            diesel::sql_query(format!("SELECT n, note, due FROM tally WHERE id = '{id}'"))
+                .get_result::<Tally>(c)
+                .map(|t| (t.n, t.note, t.due))
+                .unwrap()
+        };
+    assert_eq!(read(&mut c, "t04"), (4, Some("第4行".into()), None));
+    assert_eq!(read(&mut c, "t03"), (3, None, Some(at)));
+    // Added to by key; an unknown key updates nothing.
+    const DELTAS: &[(&str, T)] = &[("id", T::Text), ("n", T::BigInt), ("note", T::NullableText)];
+    let mut d = Rows::new("tally", DELTAS);
+    d.push(vec!["t01".into(), 10i64.into(), Some("加").into()]);
+    d.push(vec![
+        "t02".into(),
+        (-2i64).into(),
+        Value::NullableText(None),
+    ]);
+    d.push(vec![
+        "nobody".into(),
+        1i64.into(),
+        Value::NullableText(None),
+    ]);
+    assert_eq!(d.add_to(&mut c, 1).unwrap(), 2);
+    assert_eq!(read(&mut c, "t01"), (11, Some("加".into()), None));
+    assert_eq!(read(&mut c, "t02").0, 0);
+    // A CHECK refuses the whole statement.
+    let mut below = Rows::new("tally", DELTAS);
+    below.push(vec![
+        "t05".into(),
+        (-1i64).into(),
+        Value::NullableText(None),
+    ]);
+    below.push(vec![
+        "t06".into(),
+        (-7i64).into(),
+        Value::NullableText(None),
+    ]);
+    let failed: Result<usize, diesel::result::Error> = write_tx(&mut c, |c| below.add_to(c, 1));
+    assert!(failed.is_err());
+    assert_eq!(read(&mut c, "t05").0, 5);
+    // A row of the wrong shape: nothing of the set is written.
+    let mut bad = Rows::new("tally", COLUMNS);
+    bad.push(vec![
+        "x1".into(),
+        1i64.into(),
+        Value::NullableText(None),
+        at.into(),
+        Value::NullableTimestamp(None),
+    ]);
+    bad.push(vec!["x2".into(), "not a number".into()]);
+    assert!(bad.insert(&mut c).is_err());
+    let n: i64 = diesel::sql_query("SELECT COUNT(*) AS v FROM tally")
+        .get_result::<Big1>(&mut c)
+        .unwrap()
+        .v;
+    assert_eq!(n, 50);
+}
+
+#[derive(QueryableByName)]
+struct Tally {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    note: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+    due: Option<chrono::NaiveDateTime>,
+}
+
 engine_tests!(
     sqlite_settings_are_applied,
     foreign_keys_are_enforced,
     failed_transaction_leaves_nothing,
     concurrent_read_modify_write_loses_nothing,
     timestamps_round_trip,
+    rows_insert_and_add_to,
 );
 
 /// The group-commit writer: jobs queued together share one transaction, each is answered only

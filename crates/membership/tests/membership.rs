@@ -896,10 +896,121 @@ mod checkout {
         assert_ledgers_ok(&mut c);
     }
 
+    /// Checkouts settled together answer as if each had been settled alone, in order: a card
+    /// paying twice pays the second time from what the first left, a key given twice is one
+    /// effect, a coupon given twice is used once, and a refused checkout moves nothing.
+    fn a_batch_settles_each_checkout_as_if_alone(db: &TestDb) {
+        let mut c = db.pool.get().unwrap();
+        let s = store(&mut c, "A01");
+        let f = member_with_card(&mut c, &s, None);
+        let g = member_with_card(&mut c, &s, None);
+        let all = StoreScope::AllStores;
+        // 1000.00 with the demo rule's 100.00 bonus; g holds 50.00.
+        top_up_cash(&mut c, &f.card.id, "1000", "fund-f");
+        top_up_cash(&mut c, &g.card.id, "50", "fund-g");
+        let t = template(
+            &mut c,
+            CouponKind::AmountOff { amount: yuan("10") },
+            "0",
+            vec![Category::Parts],
+        );
+        let coupon = issue_coupon(&mut c, &staff(), &all, &clock(), &t, &f.member.id).unwrap();
+        let f_before = snapshot(&mut c, &f);
+        let g_before = snapshot(&mut c, &g);
+        let pay = |card: &str, amount: &str| CheckoutRequest {
+            card_id: card.into(),
+            store_id: s.clone(),
+            terminal_id: None,
+            lines: vec![line(Category::Parts, "1", amount)],
+            coupon_ids: vec![],
+            redeem_points: 0,
+            tenders: vec![Tender::StoredValue(yuan(amount))],
+            discount_override: None,
+        };
+        let with_coupon = CheckoutRequest {
+            coupon_ids: vec![coupon.id.clone()],
+            tenders: vec![Tender::StoredValue(yuan("90"))],
+            ..pay(&f.card.id, "100")
+        };
+        let unknown = pay(&dms_core::new_id(), "1");
+        let reqs = [
+            ("b1", pay(&f.card.id, "300")),
+            ("b2", pay(&f.card.id, "300")),
+            ("b1", pay(&f.card.id, "300")),
+            ("b3", pay(&g.card.id, "60")),
+            ("b4", with_coupon.clone()),
+            ("b5", with_coupon.clone()),
+            ("b6", unknown),
+            ("b1", pay(&f.card.id, "1")),
+        ];
+        let actor = staff();
+        let jobs: Vec<CheckoutJob<'_>> = reqs
+            .iter()
+            .map(|(key, req)| CheckoutJob {
+                actor: &actor,
+                scope: &all,
+                idempotency_key: key,
+                request: req,
+                perms: CheckoutPermissions::default(),
+            })
+            .collect();
+        let r = checkout_batch(&mut c, &clock(), &jobs);
+        assert_eq!(r.len(), reqs.len());
+        let first = r[0].as_ref().unwrap();
+        let second = r[1].as_ref().unwrap();
+        assert!(!first.replayed && !second.replayed);
+        // Bonus first: 100.00 bonus and 200.00 principal, then 300.00 principal.
+        assert_eq!(first.value.bonus_used, yuan("100"));
+        assert_eq!(first.value.principal_after, yuan("800"));
+        assert_eq!(second.value.principal_after, yuan("500"));
+        assert_eq!(second.value.bonus_after, yuan("0"));
+        assert_eq!(
+            second.value.redeemable_points_after,
+            first.value.redeemable_points_after + second.value.basket.points_earned
+        );
+        // The same key again: the first answer, replayed.
+        let replay = r[2].as_ref().unwrap();
+        assert!(replay.replayed);
+        assert_eq!(replay.value, first.value);
+        assert!(matches!(
+            r[3],
+            Err(MembershipError::InsufficientBalance { .. })
+        ));
+        let used = r[4].as_ref().unwrap();
+        assert_eq!(used.value.basket.coupon_discount, yuan("10"));
+        assert_eq!(used.value.principal_after, yuan("410"));
+        assert!(matches!(r[5], Err(MembershipError::Conflict { .. })));
+        assert!(matches!(r[6], Err(MembershipError::NotFound("card"))));
+        assert!(matches!(r[7], Err(MembershipError::IdempotencyMismatch)));
+        // What moved is exactly the three checkouts that went through.
+        let f_after = snapshot(&mut c, &f);
+        assert_eq!(f_after.0 + f_after.1, f_before.0 + f_before.1 - 69_000);
+        assert_eq!(snapshot(&mut c, &g), g_before);
+        assert_eq!(
+            coupons_of_member(&mut c, &all, &f.member.id).unwrap()[0].status,
+            "used"
+        );
+        // Stored as if alone: a retry on its own replays the batch's answer.
+        let again = checkout(
+            &mut c,
+            &staff(),
+            &all,
+            &clock(),
+            "b2",
+            &reqs[1].1,
+            CheckoutPermissions::default(),
+        )
+        .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.value, second.value);
+        assert_ledgers_ok(&mut c);
+    }
+
     dms_db::engine_tests!(
         checkout_settles_and_void_reverses_exactly,
         checkout_rules_and_bad_input,
-        one_coupon_fifty_checkouts
+        one_coupon_fifty_checkouts,
+        a_batch_settles_each_checkout_as_if_alone
     );
 }
 
