@@ -200,7 +200,8 @@ pub type WriteJob = Box<dyn FnOnce(&mut DbConnection) -> Completion + Send>;
 /// the same in-process writer turn as every other write, so other writes interleave safely.
 ///
 /// A job must not need another connection of its own for writing, and it must not panic: a
-/// panic rolls the whole batch back and every job of it is told so.
+/// panic rolls the whole batch back and every job of it is told so. Clones share the writer.
+#[derive(Clone)]
 pub struct SqliteWriter {
     jobs: std::sync::mpsc::Sender<WriteJob>,
 }

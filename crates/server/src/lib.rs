@@ -83,12 +83,12 @@ impl AppState {
             _ => None,
         };
         let checkouts = {
-            let pool = pool.clone();
+            let (pool, writer) = (pool.clone(), sqlite_writer.clone());
             batch::Batcher::start(
                 "dms-checkouts",
                 CHECKOUT_THREADS,
                 CHECKOUT_BATCH,
-                move |works| membership::money::settle_checkouts(&pool, works),
+                move |works| membership::money::settle_checkouts(&pool, writer.as_ref(), works),
             )
             .map_err(|e| format!("cannot start the checkout threads: {e}"))?
         };

@@ -200,10 +200,16 @@ pub struct CheckoutWork {
     answer: futures_channel::oneshot::Sender<Result<m::Replayable<m::Receipt>, ApiError>>,
 }
 
-/// Settles a batch of checkouts on one pooled connection: each caller's session is looked up
-/// once per batch and its permissions checked, then `checkout_batch` settles the permitted
-/// ones together and each request gets its own answer.
-pub fn settle_checkouts(pool: &dms_db::DbPool, works: Vec<CheckoutWork>) {
+/// Settles a batch of checkouts: each caller's session is looked up once per batch (on a
+/// pooled connection) and its permissions checked, then `checkout_batch` settles the
+/// permitted ones together and each request gets its own answer. On SQLite the settling is
+/// one job of the group-commit writer (`writer`), which answers once it has committed, while
+/// this thread goes on to the next batch.
+pub fn settle_checkouts(
+    pool: &dms_db::DbPool,
+    writer: Option<&dms_db::SqliteWriter>,
+    works: Vec<CheckoutWork>,
+) {
     let mut conn = match pool.get() {
         Ok(c) => c,
         Err(e) => {
@@ -224,27 +230,78 @@ pub fn settle_checkouts(pool: &dms_db::DbPool, works: Vec<CheckoutWork>) {
             Ok((staff.actor(), scope, perms, req))
         });
         match prepared {
-            Ok(p) => ready.push((w.answer, w.key, p)),
+            Ok(p) => ready.push(Permitted {
+                answer: w.answer,
+                key: w.key,
+                actor: p.0,
+                scope: p.1,
+                perms: p.2,
+                request: p.3,
+            }),
             Err(e) => {
                 let _ = w.answer.send(Err(e));
             }
         }
     }
+    if ready.is_empty() {
+        return;
+    }
+    match writer {
+        None => {
+            let results = settle_permitted(&mut conn, &ready);
+            for (p, r) in ready.into_iter().zip(results) {
+                let _ = p.answer.send(r);
+            }
+        }
+        Some(writer) => {
+            drop(conn);
+            let queued = writer.submit(Box::new(move |c: &mut dms_db::DbConnection| {
+                let results = settle_permitted(c, &ready);
+                Box::new(move |commit: Result<(), dms_db::DbError>| {
+                    for (p, r) in ready.into_iter().zip(results) {
+                        let _ = p.answer.send(match &commit {
+                            Ok(()) => r,
+                            // Nothing of the batch was saved: an error stays that error.
+                            Err(e) => r.and(Err(ApiError::Unavailable(format!("{e}; try again")))),
+                        });
+                    }
+                }) as dms_db::Completion
+            }));
+            if !queued {
+                log::error!("the SQLite writer has stopped; checkouts are refused");
+            }
+        }
+    }
+}
+
+/// A checkout whose caller may make it, waiting to be settled.
+struct Permitted {
+    answer: futures_channel::oneshot::Sender<Result<m::Replayable<m::Receipt>, ApiError>>,
+    key: String,
+    actor: dms_identity::Actor,
+    scope: StoreScope,
+    perms: m::CheckoutPermissions,
+    request: m::CheckoutRequest,
+}
+
+fn settle_permitted(
+    c: &mut dms_db::DbConnection,
+    ready: &[Permitted],
+) -> Vec<Result<m::Replayable<m::Receipt>, ApiError>> {
     let jobs: Vec<m::CheckoutJob<'_>> = ready
         .iter()
-        .map(|(_, key, (actor, scope, perms, req))| m::CheckoutJob {
-            actor,
-            scope,
-            idempotency_key: key,
-            request: req,
-            perms: *perms,
+        .map(|p| m::CheckoutJob {
+            actor: &p.actor,
+            scope: &p.scope,
+            idempotency_key: &p.key,
+            request: &p.request,
+            perms: p.perms,
         })
         .collect();
-    let results = m::checkout_batch(&mut conn, &SystemClock, &jobs);
-    drop(jobs);
-    for ((answer, ..), r) in ready.into_iter().zip(results) {
-        let _ = answer.send(r.map_err(ApiError::from));
-    }
+    m::checkout_batch(c, &SystemClock, &jobs)
+        .into_iter()
+        .map(|r| r.map_err(ApiError::from))
+        .collect()
 }
 
 /// The checks a checkout request passes before it is settled, and the domain request.
