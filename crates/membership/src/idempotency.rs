@@ -134,8 +134,13 @@ pub(crate) fn stored_answers(
     wanted: &[(&str, &str)],
 ) -> Result<HashMap<(String, String), StoredAnswer>> {
     let keys: Vec<&str> = wanted.iter().map(|(_, k)| *k).collect();
+    let mut principals: Vec<&str> = wanted.iter().map(|(p, _)| *p).collect();
+    principals.sort_unstable();
+    principals.dedup();
+    // Both columns of the primary key, so that the lookup is an index search.
     let q = || {
         mem_idempotency::table
+            .filter(mem_idempotency::principal.eq_any(principals.clone()))
             .filter(mem_idempotency::idem_key.eq_any(keys.clone()))
             .select((
                 mem_idempotency::principal,

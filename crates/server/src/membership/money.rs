@@ -197,86 +197,57 @@ pub struct CheckoutWork {
     token: StaffToken,
     key: String,
     body: CheckoutRequest,
-    answer: futures_channel::oneshot::Sender<Result<m::Replayable<m::Receipt>, ApiError>>,
+    answer: Answer,
 }
 
-/// Settles a batch of checkouts: each caller's session is looked up once per batch (on a
-/// pooled connection) and its permissions checked, then `checkout_batch` settles the
-/// permitted ones together and each request gets its own answer. On SQLite the settling is
-/// one job of the group-commit writer (`writer`), which answers once it has committed, while
-/// this thread goes on to the next batch.
+/// Settles a batch of checkouts: each caller's session is looked up once per batch and its
+/// permissions checked, then `checkout_batch` settles the permitted ones together and each
+/// request gets its own answer. On PostgreSQL that happens on a pooled connection; on SQLite
+/// it is one job of the group-commit writer, which answers once it has committed while this
+/// thread goes on to the next batch (the writer reads the sessions itself: readers on other
+/// connections would keep its write-ahead log from being reset).
 pub fn settle_checkouts(
     pool: &dms_db::DbPool,
     writer: Option<&dms_db::SqliteWriter>,
     works: Vec<CheckoutWork>,
 ) {
-    let mut conn = match pool.get() {
-        Ok(c) => c,
-        Err(e) => {
-            log::warn!("no database connection for {} checkouts: {e}", works.len());
-            for w in works {
-                let _ = w.answer.send(Err(ApiError::Unavailable(
-                    "database busy; try again".into(),
-                )));
-            }
-            return;
-        }
-    };
-    let mut callers = crate::auth::BatchCallers::default();
-    let mut ready = Vec::with_capacity(works.len());
-    for w in works {
-        let prepared = callers.resolve(w.token, &mut conn).and_then(|staff| {
-            let (scope, perms, req) = checkout_request(&staff, &w.body)?;
-            Ok((staff.actor(), scope, perms, req))
-        });
-        match prepared {
-            Ok(p) => ready.push(Permitted {
-                answer: w.answer,
-                key: w.key,
-                actor: p.0,
-                scope: p.1,
-                perms: p.2,
-                request: p.3,
-            }),
+    type Answered = Vec<(Answer, Result<m::Replayable<m::Receipt>, ApiError>)>;
+    let Some(writer) = writer else {
+        let answered: Answered = match pool.get() {
+            Ok(mut conn) => settle_on(&mut conn, works),
             Err(e) => {
-                let _ = w.answer.send(Err(e));
+                log::warn!("no database connection for {} checkouts: {e}", works.len());
+                let busy = || Err(ApiError::Unavailable("database busy; try again".into()));
+                works.into_iter().map(|w| (w.answer, busy())).collect()
             }
+        };
+        for (answer, r) in answered {
+            let _ = answer.send(r);
         }
-    }
-    if ready.is_empty() {
         return;
-    }
-    match writer {
-        None => {
-            let results = settle_permitted(&mut conn, &ready);
-            for (p, r) in ready.into_iter().zip(results) {
-                let _ = p.answer.send(r);
+    };
+    let queued = writer.submit(Box::new(move |c: &mut dms_db::DbConnection| {
+        let answered = settle_on(c, works);
+        Box::new(move |commit: Result<(), dms_db::DbError>| {
+            for (answer, r) in answered {
+                let _ = answer.send(match &commit {
+                    Ok(()) => r,
+                    // Nothing of the batch was saved: an error stays that error.
+                    Err(e) => r.and(Err(ApiError::Unavailable(format!("{e}; try again")))),
+                });
             }
-        }
-        Some(writer) => {
-            drop(conn);
-            let queued = writer.submit(Box::new(move |c: &mut dms_db::DbConnection| {
-                let results = settle_permitted(c, &ready);
-                Box::new(move |commit: Result<(), dms_db::DbError>| {
-                    for (p, r) in ready.into_iter().zip(results) {
-                        let _ = p.answer.send(match &commit {
-                            Ok(()) => r,
-                            // Nothing of the batch was saved: an error stays that error.
-                            Err(e) => r.and(Err(ApiError::Unavailable(format!("{e}; try again")))),
-                        });
-                    }
-                }) as dms_db::Completion
-            }));
-            if !queued {
-                log::error!("the SQLite writer has stopped; checkouts are refused");
-            }
-        }
+        }) as dms_db::Completion
+    }));
+    if !queued {
+        // The jobs were dropped with it: their callers are told nothing was settled.
+        log::error!("the SQLite writer has stopped; checkouts are refused");
     }
 }
 
+type Answer = futures_channel::oneshot::Sender<Result<m::Replayable<m::Receipt>, ApiError>>;
+
 /// A checkout whose caller may make it, waiting to be settled.
 struct Permitted {
-    answer: futures_channel::oneshot::Sender<Result<m::Replayable<m::Receipt>, ApiError>>,
     key: String,
     actor: dms_identity::Actor,
     scope: StoreScope,
@@ -284,13 +255,33 @@ struct Permitted {
     request: m::CheckoutRequest,
 }
 
-fn settle_permitted(
+/// Each work's answer: its caller's refusal, or what `checkout_batch` made of it.
+fn settle_on(
     c: &mut dms_db::DbConnection,
-    ready: &[Permitted],
-) -> Vec<Result<m::Replayable<m::Receipt>, ApiError>> {
-    let jobs: Vec<m::CheckoutJob<'_>> = ready
+    works: Vec<CheckoutWork>,
+) -> Vec<(Answer, Result<m::Replayable<m::Receipt>, ApiError>)> {
+    let mut callers = crate::auth::BatchCallers::default();
+    let mut refused = Vec::new();
+    let mut permitted = Vec::with_capacity(works.len());
+    for w in works {
+        let prepared = callers.resolve(w.token, c).and_then(|staff| {
+            let (scope, perms, request) = checkout_request(&staff, &w.body)?;
+            Ok(Permitted {
+                key: w.key,
+                actor: staff.actor(),
+                scope,
+                perms,
+                request,
+            })
+        });
+        match prepared {
+            Ok(p) => permitted.push((w.answer, p)),
+            Err(e) => refused.push((w.answer, Err(e))),
+        }
+    }
+    let jobs: Vec<m::CheckoutJob<'_>> = permitted
         .iter()
-        .map(|p| m::CheckoutJob {
+        .map(|(_, p)| m::CheckoutJob {
             actor: &p.actor,
             scope: &p.scope,
             idempotency_key: &p.key,
@@ -298,10 +289,15 @@ fn settle_permitted(
             perms: p.perms,
         })
         .collect();
-    m::checkout_batch(c, &SystemClock, &jobs)
-        .into_iter()
-        .map(|r| r.map_err(ApiError::from))
-        .collect()
+    let results = m::checkout_batch(c, &SystemClock, &jobs);
+    drop(jobs);
+    refused.extend(
+        permitted
+            .into_iter()
+            .zip(results)
+            .map(|((answer, _), r)| (answer, r.map_err(ApiError::from))),
+    );
+    refused
 }
 
 /// The checks a checkout request passes before it is settled, and the domain request.
