@@ -163,7 +163,7 @@ const SQLITE_WRITE_BATCH: usize = 32;
 
 /// Threads settling checkout batches, each on its own pooled connection: while one waits for
 /// the database, another gathers the next batch.
-const CHECKOUT_THREADS: usize = 2;
+const CHECKOUT_THREADS: usize = 4;
 
 /// How many checkouts at most share one transaction.
 const CHECKOUT_BATCH: usize = 64;
