@@ -2,7 +2,8 @@
 //! authentication (JWT access tokens, refresh sessions, login throttling), permission checks,
 //! error mapping to problem+json, the generated OpenAPI document and its offline reference
 //! page, the web app's static files, and the command-line tools (serve, migrate, seed, users,
-//! backup). Handlers are thin: HTTP in, a domain call inside `web::block`, HTTP out.
+//! backup). Handlers are thin: HTTP in, a domain call inside `web::block`, HTTP out (payments on
+//! SQLite go through its group-commit writer, checkouts through [`batch::Batcher`]).
 
 pub mod auth;
 pub mod batch;
