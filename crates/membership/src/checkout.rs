@@ -2,6 +2,8 @@
 //! override needs a permission the caller checked, a reason, and is audited), applies coupons,
 //! redeems points, settles with a mix of tenders and returns a [`Receipt`]. A void reverses the
 //! checkout exactly with reversal ledger transactions; nothing is deleted from the ledgers.
+//! [`checkout_batch`] settles the checkouts that arrive together in one transaction, with one
+//! statement per table, each answered as it would have been alone.
 //!
 //! Rounding (stated once, applied everywhere): a line's gross is quantity × unit price rounded
 //! half away from zero to the fen; its tier discount is gross × percent / 100 rounded the same

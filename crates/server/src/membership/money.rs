@@ -203,9 +203,8 @@ pub struct CheckoutWork {
 /// Settles a batch of checkouts: each caller's session is looked up once per batch and its
 /// permissions checked, then `checkout_batch` settles the permitted ones together and each
 /// request gets its own answer. On PostgreSQL that happens on a pooled connection; on SQLite
-/// it is one job of the group-commit writer, which answers once it has committed while this
-/// thread goes on to the next batch (the writer reads the sessions itself: readers on other
-/// connections would keep its write-ahead log from being reset).
+/// it is one job of the group-commit writer, which reads the sessions on its own connection
+/// and answers once it has committed, while this thread goes on to the next batch.
 pub fn settle_checkouts(
     pool: &dms_db::DbPool,
     writer: Option<&dms_db::SqliteWriter>,
