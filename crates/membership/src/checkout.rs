@@ -387,22 +387,39 @@ pub fn quote(
         let card = usable_card(c, scope, &req.card_id, now)?;
         let member = load_member(c, &card.member_id)?;
         let cfg = effective_config(c, &req.store_id)?;
-        let coupons = req
-            .coupon_ids
-            .iter()
-            .map(|id| {
-                usable_coupon(c, id, &member.id, &req.store_id, now).map(|(cp, t)| (cp.id, t))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        price_basket(
-            &cfg,
-            &applicable_tier(&cfg, &member, now),
-            &req.lines,
-            req.discount_override.as_ref(),
-            &coupons,
-            req.redeem_points,
-        )
+        price_with_coupons(c, &cfg, &member, req, now, &HashSet::new()).map(|(_, basket)| basket)
     })
+}
+
+/// The request's coupons, checked usable by the member here and now (`used`: taken by an
+/// earlier checkout of the same batch), and the basket priced with them.
+fn price_with_coupons(
+    c: &mut DbConnection,
+    cfg: &ProgrammeConfig,
+    member: &Member,
+    req: &CheckoutRequest,
+    now: chrono::NaiveDateTime,
+    used: &HashSet<String>,
+) -> Result<(Vec<(String, CouponTemplate)>, PricedBasket)> {
+    let coupons = req
+        .coupon_ids
+        .iter()
+        .map(|id| {
+            if used.contains(id) {
+                return Err(MembershipError::conflict("coupons", "coupon is used"));
+            }
+            usable_coupon(c, id, &member.id, &req.store_id, now).map(|(cp, t)| (cp.id, t))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let basket = price_basket(
+        cfg,
+        &applicable_tier(cfg, member, now),
+        &req.lines,
+        req.discount_override.as_ref(),
+        &coupons,
+        req.redeem_points,
+    )?;
+    Ok((coupons, basket))
 }
 
 fn check_override(req: &CheckoutRequest, perms: CheckoutPermissions) -> Result<()> {
@@ -654,24 +671,7 @@ fn plan(
         .cloned()
         .ok_or(MembershipError::NotFound("card"))?;
     let card = check_usable(card, now)?;
-    let coupons = req
-        .coupon_ids
-        .iter()
-        .map(|id| {
-            if st.used_coupons.contains(id) {
-                return Err(MembershipError::conflict("coupons", "coupon is used"));
-            }
-            usable_coupon(c, id, &member.id, &req.store_id, now).map(|(cp, t)| (cp.id, t))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let basket = price_basket(
-        &cfg,
-        &applicable_tier(&cfg, &member, now),
-        &req.lines,
-        req.discount_override.as_ref(),
-        &coupons,
-        req.redeem_points,
-    )?;
+    let (coupons, basket) = price_with_coupons(c, &cfg, &member, req, now, &st.used_coupons)?;
     let tendered: i64 = req.tenders.iter().map(|t| t.amount().fen()).sum();
     if tendered + basket.points_value.fen() != basket.member_pays.fen() {
         return Err(MembershipError::invalid(
