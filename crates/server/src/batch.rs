@@ -66,6 +66,8 @@ fn next_batch<J>(rx: &Mutex<Receiver<J>>, max: usize) -> Option<Vec<J>> {
 mod tests {
     use super::*;
 
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
     #[test]
     fn every_job_is_handled_once_in_batches() {
         let (done_tx, done_rx) = channel::<Vec<u32>>();
@@ -79,7 +81,7 @@ mod tests {
         }
         let mut seen = Vec::new();
         while seen.len() < 100 {
-            let batch = done_rx.recv().unwrap();
+            let batch = done_rx.recv_timeout(WAIT).expect("a batch");
             assert!(!batch.is_empty() && batch.len() <= 4, "{batch:?}");
             seen.extend(batch);
         }
@@ -99,7 +101,8 @@ mod tests {
         for i in 0..3 {
             b.submit(i);
         }
-        assert_eq!(done_rx.recv().unwrap(), 0);
-        assert_eq!(done_rx.recv().unwrap(), 2);
+        // A thread that died with job 1 would leave job 2 unanswered: waited for, not forever.
+        assert_eq!(done_rx.recv_timeout(WAIT).expect("job 0"), 0);
+        assert_eq!(done_rx.recv_timeout(WAIT).expect("job 2"), 2);
     }
 }

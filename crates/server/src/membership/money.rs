@@ -148,46 +148,43 @@ pub async fn checkout(
     body: Body<CheckoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let r = match b.pin.is_some() {
-        // The PIN check commits its failure count on its own: this one goes alone.
-        true => {
-            let pin_policy = state.membership.pin_policy();
-            state
-                .db_write_as_staff(token, move |staff, c| {
-                    let (scope, perms, req) = checkout_request(&staff, &b)?;
-                    let pin = m::Pin::new(b.pin.as_deref().unwrap_or_default())?;
-                    Ok(m::checkout_with_pin(
-                        c,
-                        &staff.actor(),
-                        &scope,
-                        &SystemClock,
-                        &key.0,
-                        &req,
-                        perms,
-                        &pin_policy?,
-                        &pin,
-                    )?)
-                })
-                .await?
-        }
+    // The PIN check commits its failure count on its own: a checkout with a PIN goes alone.
+    let r = if b.pin.is_some() {
+        let pin_policy = state.membership.pin_policy();
+        state
+            .db_write_as_staff(token, move |staff, c| {
+                let (scope, perms, req) = checkout_request(&staff, &b)?;
+                let pin = m::Pin::new(b.pin.as_deref().unwrap_or_default())?;
+                Ok(m::checkout_with_pin(
+                    c,
+                    &staff.actor(),
+                    &scope,
+                    &SystemClock,
+                    &key.0,
+                    &req,
+                    perms,
+                    &pin_policy?,
+                    &pin,
+                )?)
+            })
+            .await?
+    } else {
         // Settled with the checkouts that arrive at the same moment ([`settle_checkouts`]).
-        false => {
-            let (answer, answered) = futures_channel::oneshot::channel();
-            let work = CheckoutWork {
-                token,
-                key: key.0,
-                body: b,
-                answer,
-            };
-            if !state.checkouts.submit(work) {
-                return Err(ApiError::Unavailable(
-                    "checkouts are not being taken".into(),
-                ));
-            }
-            answered.await.map_err(|_| {
-                ApiError::Unavailable("the checkout was not settled; try again".into())
-            })??
+        let (answer, answered) = futures_channel::oneshot::channel();
+        let work = CheckoutWork {
+            token,
+            key: key.0,
+            body: b,
+            answer,
+        };
+        if !state.checkouts.submit(work) {
+            return Err(ApiError::Unavailable(
+                "checkouts are not being taken".into(),
+            ));
         }
+        answered.await.map_err(|_| {
+            ApiError::Unavailable("the checkout was not settled; try again".into())
+        })??
     };
     Ok(replayable(StatusCode::CREATED, r, dto::receipt_dto))
 }
