@@ -84,7 +84,10 @@ impl AppState {
             _ => None,
         };
         let checkouts = {
-            let (pool, writer) = (pool.clone(), sqlite_writer.clone());
+            let pool = pool.clone();
+            let writer = sqlite_writer
+                .clone()
+                .map(|w| membership::money::WriterCheckouts::new(w, CHECKOUT_BATCH));
             batch::Batcher::start(
                 "dms-checkouts",
                 CHECKOUT_THREADS,

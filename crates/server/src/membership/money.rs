@@ -18,6 +18,7 @@ use dms_api_types::{PageParams, Problem};
 use dms_core::{StoreScope, SystemClock};
 use dms_identity::Permission;
 use dms_membership as m;
+use std::sync::{Arc, Mutex};
 
 /// Tops up a card.
 #[utoipa::path(
@@ -200,43 +201,127 @@ pub struct CheckoutWork {
 /// Settles a batch of checkouts: each caller's session is looked up once per batch and its
 /// permissions checked, then `checkout_batch` settles the permitted ones together and each
 /// request gets its own answer. On PostgreSQL that happens on a pooled connection; on SQLite
-/// it is one job of the group-commit writer, which reads the sessions on its own connection
-/// and answers once it has committed, while this thread goes on to the next batch.
+/// the checkouts wait for the group-commit writer ([`WriterCheckouts`]).
 pub fn settle_checkouts(
     pool: &dms_db::DbPool,
-    writer: Option<&dms_db::SqliteWriter>,
+    writer: Option<&Arc<WriterCheckouts>>,
     works: Vec<CheckoutWork>,
 ) {
-    type Answered = Vec<(Answer, Result<m::Replayable<m::Receipt>, ApiError>)>;
-    let Some(writer) = writer else {
-        let answered: Answered = match pool.get() {
-            Ok(mut conn) => settle_on(&mut conn, works),
-            Err(e) => {
-                log::warn!("no database connection for {} checkouts: {e}", works.len());
-                let busy = || Err(ApiError::Unavailable("database busy; try again".into()));
-                works.into_iter().map(|w| (w.answer, busy())).collect()
-            }
-        };
-        for (answer, r) in answered {
-            let _ = answer.send(r);
-        }
+    if let Some(writer) = writer {
+        writer.add(works);
         return;
+    }
+    let answered = match pool.get() {
+        Ok(mut conn) => settle_on(&mut conn, works),
+        Err(e) => {
+            log::warn!("no database connection for {} checkouts: {e}", works.len());
+            let busy = || Err(ApiError::Unavailable("database busy; try again".into()));
+            works.into_iter().map(|w| (w.answer, busy())).collect()
+        }
     };
-    let queued = writer.submit(Box::new(move |c: &mut dms_db::DbConnection| {
-        let answered = settle_on(c, works);
-        Box::new(move |commit: Result<(), dms_db::DbError>| {
-            for (answer, r) in answered {
-                let _ = answer.send(match &commit {
-                    Ok(()) => r,
-                    // Nothing of the batch was saved: an error stays that error.
-                    Err(e) => r.and(Err(ApiError::Unavailable(format!("{e}; try again")))),
-                });
-            }
-        }) as dms_db::Completion
-    }));
-    if !queued {
-        // The jobs were dropped with it: their callers are told nothing was settled.
-        log::error!("the SQLite writer has stopped; checkouts are refused");
+    for (answer, r) in answered {
+        let _ = answer.send(r);
+    }
+}
+
+/// A queued writer job of [`WriterCheckouts`]. The writer drops a job unrun when it has
+/// stopped or its batch could not begin or another job of it panicked: the checkouts waiting
+/// are then dropped too, which tells their callers nothing was settled, and the next one
+/// queues a new job.
+struct Ticket {
+    owner: Arc<WriterCheckouts>,
+    ran: bool,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.ran {
+            let mut q = self.owner.queue();
+            q.works.clear();
+            q.job_queued = false;
+        }
+    }
+}
+
+/// SQLite's checkouts, waiting for the group-commit writer. At most one job of theirs is
+/// queued with the writer at a time, and when it runs it takes every checkout waiting by then
+/// (up to a batch), so the checkouts that arrive while the writer commits are settled as one
+/// `checkout_batch` in its next transaction, not as many small ones each doing its own reads
+/// and writes. The job reads the sessions on the writer's connection and answers once its
+/// transaction has committed.
+pub struct WriterCheckouts {
+    writer: dms_db::SqliteWriter,
+    max_batch: usize,
+    waiting: Mutex<WriterQueue>,
+}
+
+#[derive(Default)]
+struct WriterQueue {
+    works: Vec<CheckoutWork>,
+    job_queued: bool,
+}
+
+impl WriterCheckouts {
+    pub fn new(writer: dms_db::SqliteWriter, max_batch: usize) -> Arc<WriterCheckouts> {
+        Arc::new(WriterCheckouts {
+            writer,
+            max_batch: max_batch.max(1),
+            waiting: Mutex::new(WriterQueue::default()),
+        })
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, WriterQueue> {
+        // Nothing panics while holding it; a poisoned queue is still consistent.
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(self: &Arc<Self>, works: Vec<CheckoutWork>) {
+        let mut q = self.queue();
+        q.works.extend(works);
+        if !q.job_queued {
+            q.job_queued = true;
+            drop(q);
+            self.queue_job();
+        }
+    }
+
+    fn queue_job(self: &Arc<Self>) {
+        let mut ticket = Ticket {
+            owner: self.clone(),
+            ran: false,
+        };
+        let queued = self
+            .writer
+            .submit(Box::new(move |c: &mut dms_db::DbConnection| {
+                ticket.ran = true;
+                let answered = settle_on(c, ticket.owner.take());
+                Box::new(move |commit: Result<(), dms_db::DbError>| {
+                    for (answer, r) in answered {
+                        let _ = answer.send(match &commit {
+                            Ok(()) => r,
+                            // Nothing of the batch was saved: an error stays that error.
+                            Err(e) => r.and(Err(ApiError::Unavailable(format!("{e}; try again")))),
+                        });
+                    }
+                }) as dms_db::Completion
+            }));
+        if !queued {
+            log::error!("the SQLite writer has stopped; checkouts are refused");
+        }
+    }
+
+    /// The checkouts the running job settles; queues the next job for any left over.
+    fn take(self: &Arc<Self>) -> Vec<CheckoutWork> {
+        let mut q = self.queue();
+        let n = q.works.len().min(self.max_batch);
+        let works: Vec<CheckoutWork> = q.works.drain(..n).collect();
+        if q.works.is_empty() {
+            q.job_queued = false;
+        } else {
+            drop(q);
+            self.queue_job();
+        }
+        works
     }
 }
 
