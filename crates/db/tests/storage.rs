@@ -307,8 +307,9 @@ engine_tests!(
 );
 
 /// The group-commit writer: jobs queued together share one transaction, each is answered only
-/// after it is committed, a failing job undoes only its own savepoint, and a panicking job
-/// undoes its whole batch, each of whose callers is told nothing was saved.
+/// after it is committed, a failing job undoes only its own savepoint, a job alone commits on
+/// its own, and a panicking job undoes its whole batch, each of whose callers is told nothing
+/// was saved.
 #[test]
 fn sqlite_group_commit_writer() {
     use std::sync::mpsc;
@@ -363,6 +364,16 @@ fn sqlite_group_commit_writer() {
         "the four failing jobs undid only themselves"
     );
 
+    // A job alone (the writer idle when it comes) commits in its own transaction, which
+    // another connection sees once it is answered; alone, a failing job still saves nothing.
+    let (tx, rx) = mpsc::channel();
+    assert!(writer.submit(job("A01".into(), false, tx.clone())));
+    assert_eq!(rx.recv().unwrap(), ("A01".to_string(), Ok(true)));
+    assert_eq!(count(&db), 17);
+    assert!(writer.submit(job("A02".into(), true, tx.clone())));
+    assert_eq!(rx.recv().unwrap(), ("A02".to_string(), Ok(false)));
+    assert_eq!(count(&db), 17, "the failing job alone saved nothing");
+
     // A panic in a batch: nothing of that batch is saved and every job of it is told so.
     let (tx, rx) = mpsc::channel();
     let ok_job = job("P01".into(), false, tx.clone());
@@ -390,7 +401,7 @@ fn sqlite_group_commit_writer() {
     assert!(writer.submit(panicking));
     let (code, r) = rx.recv().unwrap();
     assert_eq!(code, "P01");
-    let saved = count(&db) == 17;
+    let saved = count(&db) == 18;
     assert_eq!(r.is_ok(), saved, "answered as it was saved: {r:?}");
     assert!(writer.submit(job("P02".into(), false, tx.clone())));
     assert_eq!(
