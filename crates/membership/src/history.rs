@@ -5,7 +5,9 @@
 use crate::cards::{scoped_card, Card};
 use crate::error::Result;
 use crate::members::{get_member, Member};
-use crate::schema::{mem_cards, mem_members, mem_points_entries, mem_points_txns, mem_sv_txns};
+use crate::schema::{
+    mem_cards, mem_members, mem_points_entries, mem_points_txns, mem_sv_entries, mem_sv_txns,
+};
 use diesel::prelude::*;
 use dms_core::{Cursor, Money, PageRequest, StoreScope};
 use dms_db::DbConnection;
@@ -72,7 +74,7 @@ impl SvTransaction {
     }
 }
 
-/// A card's stored-value transactions, newest first.
+/// A card's stored-value transactions, newest first (see [`transactions_moving_card`]).
 pub fn card_transactions(
     conn: &mut DbConnection,
     scope: &StoreScope,
@@ -80,17 +82,36 @@ pub fn card_transactions(
     page: &PageRequest,
 ) -> Result<(Vec<SvTransaction>, Option<String>)> {
     let card = scoped_card(conn, scope, card_id)?;
-    let mut q = mem_sv_txns::table
-        .filter(mem_sv_txns::card_id.eq(&card.id))
-        .select(SvTransaction::as_select())
+    transactions_moving_card(conn, &card.id, page)
+}
+
+/// Every stored-value transaction that moved the card's money, newest first: the card's own,
+/// and the replacement that moved money onto it from the card it replaced. The caller has
+/// checked that it may see the card. Found through the card's ledger entries, which every
+/// such transaction has, so that the transactions need no index by card: each index by card
+/// is one more page of a different card written by every payment.
+pub fn transactions_moving_card(
+    conn: &mut DbConnection,
+    card_id: &str,
+    page: &PageRequest,
+) -> Result<(Vec<SvTransaction>, Option<String>)> {
+    let mut ids = mem_sv_entries::table
+        .filter(mem_sv_entries::card_id.eq(card_id))
+        .select(mem_sv_entries::txn_id)
+        .distinct()
         .into_boxed();
     if let Some(Cursor { after_id }) = &page.after {
-        q = q.filter(mem_sv_txns::id.lt(after_id.clone()));
+        ids = ids.filter(mem_sv_entries::txn_id.lt(after_id.clone()));
     }
-    let rows = q
-        .order(mem_sv_txns::id.desc())
+    let ids: Vec<String> = ids
+        .order(mem_sv_entries::txn_id.desc())
         .limit(page.fetch_limit())
         .load(conn)?;
+    let mut rows = mem_sv_txns::table
+        .filter(mem_sv_txns::id.eq_any(&ids))
+        .select(SvTransaction::as_select())
+        .load(conn)?;
+    rows.sort_by(|a, b| b.id.cmp(&a.id));
     Ok(page.finish(rows, |t| &t.id))
 }
 
@@ -113,24 +134,31 @@ pub fn points_transactions(
     page: &PageRequest,
 ) -> Result<(Vec<PointsTransaction>, Option<String>)> {
     let m = get_member(conn, scope, member_id)?;
-    let mut q = mem_points_txns::table
-        .filter(mem_points_txns::member_id.eq(&m.id))
-        .select((
-            mem_points_txns::id,
-            mem_points_txns::store_id,
-            mem_points_txns::kind,
-            mem_points_txns::reason,
-            mem_points_txns::created_at,
-        ))
+    // Through the member's entries, as for a card's transactions (no index by member).
+    let mut ids = mem_points_entries::table
+        .filter(mem_points_entries::member_id.eq(&m.id))
+        .select(mem_points_entries::txn_id)
+        .distinct()
         .into_boxed();
     if let Some(Cursor { after_id }) = &page.after {
-        q = q.filter(mem_points_txns::id.lt(after_id.clone()));
+        ids = ids.filter(mem_points_entries::txn_id.lt(after_id.clone()));
     }
-    let rows: Vec<(String, String, String, String, chrono::NaiveDateTime)> = q
-        .order(mem_points_txns::id.desc())
+    let ids: Vec<String> = ids
+        .order(mem_points_entries::txn_id.desc())
         .limit(page.fetch_limit())
         .load(conn)?;
-    let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let mut rows: Vec<(String, String, String, String, chrono::NaiveDateTime)> =
+        mem_points_txns::table
+            .filter(mem_points_txns::id.eq_any(&ids))
+            .select((
+                mem_points_txns::id,
+                mem_points_txns::store_id,
+                mem_points_txns::kind,
+                mem_points_txns::reason,
+                mem_points_txns::created_at,
+            ))
+            .load(conn)?;
+    rows.sort_by(|a, b| b.0.cmp(&a.0));
     let entries: Vec<(String, String, i64)> = mem_points_entries::table
         .filter(mem_points_entries::txn_id.eq_any(&ids))
         .filter(mem_points_entries::member_id.eq(&m.id))

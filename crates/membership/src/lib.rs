@@ -69,7 +69,7 @@ pub use gifts::{
 };
 pub use history::{
     card_transactions, cards_of_customer, list_checkouts, list_members, points_transactions,
-    CheckoutSummary, PointsTransaction, SvTransaction,
+    transactions_moving_card, CheckoutSummary, PointsTransaction, SvTransaction,
 };
 pub use idempotency::{purge_idempotency, Replayable};
 pub use ledger::{verify_ledgers, LedgerCheck};

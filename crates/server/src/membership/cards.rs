@@ -191,7 +191,7 @@ pub async fn transactions(
     let (rows, next) = state
         .db(move |c| {
             let card = viewer.card(c, &id)?;
-            let (rows, next) = card_transactions(c, &card.id, &page)?;
+            let (rows, next) = m::transactions_moving_card(c, &card.id, &page)?;
             let effects =
                 dto::card_effects(c, &card.id, rows.iter().map(|t| t.id.clone()).collect())?;
             Ok((rows, next, effects))
@@ -214,44 +214,6 @@ pub async fn transactions(
             .collect(),
         next_cursor: next,
     }))
-}
-
-/// Every transaction that moved the card's money, newest first: those the card made and the
-/// replacement that moved money onto it from the card it replaced.
-fn card_transactions(
-    c: &mut dms_db::DbConnection,
-    card_id: &str,
-    page: &dms_core::PageRequest,
-) -> Result<(Vec<m::SvTransaction>, Option<String>), ApiError> {
-    use diesel::prelude::*;
-    use dms_membership::schema::{mem_cards as k, mem_sv_txns as t};
-    let db = |err| ApiError::from(m::MembershipError::from(err));
-    // The cards this one replaced: their replacement transaction moved the money here.
-    let predecessors: Vec<String> = k::table
-        .filter(k::replaced_by.eq(card_id))
-        .select(k::id)
-        .load(c)
-        .map_err(db)?;
-    let base = t::table.filter(
-        t::card_id
-            .eq(card_id.to_string())
-            .or(t::card_id.eq_any(predecessors).and(t::kind.eq("replace"))),
-    );
-    let rows = match &page.after {
-        Some(dms_core::Cursor { after_id }) => base
-            .filter(t::id.lt(after_id.clone()))
-            .select(m::SvTransaction::as_select())
-            .order(t::id.desc())
-            .limit(page.fetch_limit())
-            .load(c),
-        None => base
-            .select(m::SvTransaction::as_select())
-            .order(t::id.desc())
-            .limit(page.fetch_limit())
-            .load(c),
-    }
-    .map_err(db)?;
-    Ok(page.finish(rows, |r| &r.id))
 }
 
 /// Reports a card lost.
