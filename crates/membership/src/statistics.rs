@@ -2,12 +2,13 @@
 //! checkouts, card issuance, points earned and spent, gift redemptions, coupon use; in total,
 //! per store, per day or month, per tier, and consumption per category.
 //!
-//! The report ([`statistics_report`], whole UTC days) reads `mem_stat_facts`: one row per
-//! movement it counts, written by triggers in the same transaction as the movement (migration
+//! The report ([`statistics_report`], whole UTC days) reads `mem_stat_facts`, written by
+//! triggers in the same transaction as each movement it counts (migration
 //! `000120_membership_statistics`), carrying the day, the store and the member's tier at that
-//! moment. A month is then one range scan of the facts' index, grouped in index order, whatever
-//! the size of the ledgers; the total and every breakdown are folded from the same cells, so
-//! they sum to each other exactly. [`club_statistics`] and [`statistics_by_store`] take any
+//! moment: on PostgreSQL one row per movement, on SQLite one running total per day, store, tier
+//! and metric (`000180_statistics_running_totals`); the report sums either the same way. A month
+//! is then one range scan in index order, whatever the size of the ledgers; the total and every
+//! breakdown are folded from the same cells, so they sum to each other exactly. [`club_statistics`] and [`statistics_by_store`] take any
 //! instants and sum the ledgers themselves (tiers as they are now): for short windows. Money
 //! figures are sums of ledger entries by counter account; tests check that the report equals
 //! sums taken independently from the ledger rows.
