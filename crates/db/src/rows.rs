@@ -244,11 +244,24 @@ impl Rows {
             }
             .execute(c),
             DbConnection::Sqlite(c) => {
-                let mut pieces = vec![format!("INSERT INTO {} ({cols}) VALUES (", self.table)];
-                pieces.extend((1..self.columns.len()).map(|_| ", ".to_string()));
-                pieces.push(")".into());
-                let order: Vec<usize> = (0..self.columns.len()).collect();
-                self.each_row(c, &pieces, &order)
+                // Many rows to a statement: SQLite then opens one statement journal and runs
+                // one program for them all. Chunks of 32, 16 … 1 rows keep the texts, and so
+                // the prepared statements diesel caches by text, to six per table.
+                let head = format!("INSERT INTO {} ({cols}) VALUES ", self.table);
+                let (mut from, mut n) = (0, 0);
+                while from < self.len {
+                    let left = (self.len - from).min(SQLITE_ROWS_PER_INSERT);
+                    let count = 1 << left.ilog2();
+                    n += SqliteValues {
+                        head: &head,
+                        rows: self,
+                        from,
+                        count,
+                    }
+                    .execute(c)?;
+                    from += count;
+                }
+                Ok(n)
             }
         }
     }
@@ -363,6 +376,41 @@ impl QueryFragment<Pg> for PgUnnest<'_> {
 }
 
 impl<Conn> RunQueryDsl<Conn> for PgUnnest<'_> {}
+
+/// The most rows one SQLite INSERT carries (a power of two).
+const SQLITE_ROWS_PER_INSERT: usize = 32;
+
+/// `head` and the rows `from .. from + count` as `(?, …), (?, …)` on SQLite.
+struct SqliteValues<'a> {
+    head: &'a str,
+    rows: &'a Rows,
+    from: usize,
+    count: usize,
+}
+
+impl QueryId for SqliteValues<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Sqlite> for SqliteValues<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql(self.head);
+        for i in self.from..self.from + self.count {
+            out.push_sql(if i == self.from { "(" } else { ", (" });
+            for (k, c) in self.rows.columns.iter().enumerate() {
+                if k > 0 {
+                    out.push_sql(", ");
+                }
+                c.bind_one(i, &mut out)?;
+            }
+            out.push_sql(")");
+        }
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for SqliteValues<'_> {}
 
 /// One row's statement on SQLite: `pieces[k]` before the `k`th parameter (the column
 /// `order[k]` of row `i`), and the last piece after them.

@@ -237,6 +237,11 @@ fn rows_insert_and_add_to(db: &TestDb) {
         };
     assert_eq!(read(&mut c, "t04"), (4, Some("第4行".into()), None));
     assert_eq!(read(&mut c, "t03"), (3, None, Some(at)));
+    // SQLite writes them 32, 16 and 2 to a statement: the rows at each boundary are whole.
+    assert_eq!(read(&mut c, "t31"), (31, None, None));
+    assert_eq!(read(&mut c, "t32"), (32, Some("第32行".into()), None));
+    assert_eq!(read(&mut c, "t48"), (48, Some("第48行".into()), Some(at)));
+    assert_eq!(read(&mut c, "t49"), (49, None, None));
     // Added to by key; an unknown key updates nothing.
     const DELTAS: &[(&str, T)] = &[("id", T::Text), ("n", T::BigInt), ("note", T::NullableText)];
     let mut d = Rows::new("tally", DELTAS);
