@@ -8,10 +8,11 @@
 //! moment: on PostgreSQL one row per movement, on SQLite one running total per day, store, tier
 //! and metric (`000180_statistics_running_totals`); the report sums either the same way. A month
 //! is then one range scan in index order, whatever the size of the ledgers; the total and every
-//! breakdown are folded from the same cells, so they sum to each other exactly. [`club_statistics`] and [`statistics_by_store`] take any
-//! instants and sum the ledgers themselves (tiers as they are now): for short windows. Money
-//! figures are sums of ledger entries by counter account; tests check that the report equals
-//! sums taken independently from the ledger rows.
+//! breakdown are folded from the same cells, so they sum to each other exactly.
+//! [`club_statistics`] and [`statistics_by_store`] take any instants and sum the ledgers
+//! themselves (tiers as they are now): for short windows. Money figures are sums of ledger
+//! entries by counter account; tests check that the report equals sums taken independently
+//! from the ledger rows.
 
 use crate::error::{MembershipError, Result};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
