@@ -10,8 +10,10 @@
 //!   is taken up front, so two writers never deadlock on lock upgrade) and `SERIALIZABLE` on
 //!   PostgreSQL, retried on serialization failure, deadlock and busy.
 //! * [`SqliteWriter`] is SQLite's group commit: payments queued together share one transaction
-//!   and one fsync on one long-lived connection, each in its own savepoint.
-//! * [`Rows`] writes many rows of one table in one statement on PostgreSQL (unnested arrays).
+//!   and one fsync on one long-lived connection, each in its own savepoint (a payment alone
+//!   needs none).
+//! * [`Rows`] writes many rows of one table in one statement on PostgreSQL (unnested arrays),
+//!   up to 32 to a statement on SQLite.
 //!
 //! Money columns are `BIGINT` fen (`i64`) on both engines and become `dms_core::Money` at the
 //! crate edges: integers are exact on both engines, need no custom SQL types under

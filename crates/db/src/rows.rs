@@ -4,8 +4,9 @@
 //! column by column; on PostgreSQL each column goes as one array parameter and the statement
 //! unnests them (`INSERT … SELECT * FROM unnest($1, $2, …)`), so one statement whose text
 //! never changes (prepared once per connection) writes any number of rows. On SQLite, which
-//! has no round trips and no arrays, each row is one execution of a prepared single-row
-//! statement. [`Rows::add_to`] does the same for updates that add to cached balances.
+//! has no round trips and no arrays, an `INSERT … VALUES (…), (…)` takes up to 32 rows (each
+//! statement has its own journal and program start-up), and an update is one execution of a
+//! prepared single-row statement. [`Rows::add_to`] is for updates that add to cached balances.
 
 use crate::connection::DbConnection;
 use chrono::NaiveDateTime;
