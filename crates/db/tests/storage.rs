@@ -408,10 +408,17 @@ fn sqlite_group_commit_writer() {
     assert_eq!(code, "P01");
     let saved = count(&db) == 18;
     assert_eq!(r.is_ok(), saved, "answered as it was saved: {r:?}");
-    assert!(writer.submit(job("P02".into(), false, tx.clone())));
-    assert_eq!(
-        rx.recv().unwrap().1,
-        Ok(true),
-        "the writer survives a panic"
-    );
+    // The writer survives the panic: a later job is answered. One that lands in the panicking
+    // job's batch (if the writer had not reached it yet) is dropped unrun, which its caller
+    // sees as a closed channel, so it is sent again.
+    let mut answered = None;
+    for _ in 0..3 {
+        let (tx, rx) = mpsc::channel();
+        assert!(writer.submit(job("P02".into(), false, tx)));
+        if let Ok((_, r)) = rx.recv() {
+            answered = Some(r);
+            break;
+        }
+    }
+    assert_eq!(answered, Some(Ok(true)), "the writer survives a panic");
 }
