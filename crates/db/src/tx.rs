@@ -183,7 +183,8 @@ where
 }
 
 /// What a [`SqliteWriter`] job hands back once it has run: called with the outcome of the
-/// COMMIT of its batch (or of the BEGIN, when the batch could not start).
+/// COMMIT of its batch (or of the BEGIN, when the batch could not start). A job that ran alone
+/// is called with `Ok`: its own transactions have already reported their commits to it.
 pub type Completion = Box<dyn FnOnce(Result<(), DbError>) + Send>;
 
 /// A unit of write work for a [`SqliteWriter`]: runs inside the batch's transaction, or, when
